@@ -1,0 +1,124 @@
+"""Cuts the meter byte stream, in whatever chunks the UART returns, into DSMR telegrams
+('/' .. '!' CRC CRLF) and TIC frames (STX .. ETX).
+
+Bytes are searched with find() and copied a segment at a time into one preallocated
+buffer; a frame longer than the buffer is dropped and the framer resyncs at the next
+'/' or STX. Telegrams carry a 0x02 in some ident lines (Iskra IE), so STX only starts a
+frame between telegrams; '/' restarts a DSMR telegram, STX restarts a TIC frame, EOT
+aborts it.
+"""
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
+DSMR = const(1)
+TIC = const(2)
+
+_IDLE = const(0)
+_DSMR_TAIL = const(3)  # after '!': CRC digits and CRLF
+_TAIL_MAX = const(8)  # '!' + 4 hex digits + CRLF, with room for one stray byte
+
+
+class Framer:
+    def __init__(self, on_frame, size=8192):
+        """on_frame(kind, buf, n) gets each complete frame as buf[0:n]; buf is reused
+        for the next frame, so the callback must be done with it when it returns."""
+        self.buf = bytearray(size)
+        self._on_frame = on_frame
+        self._n = 0
+        self._state = _IDLE
+        self._tail = 0
+        self.frames = 0
+        self.dropped = 0  # frames cut short: restarted, aborted by EOT, bad end line
+        self.oversized = 0
+        self.noise = 0  # bytes outside any frame
+
+    def feed(self, data):
+        """Consume one chunk (bytes or bytearray)."""
+        n = len(data)
+        mv = memoryview(data)
+        pos = 0
+        while pos < n:
+            st = self._state
+            if st == _IDLE:
+                pos = self._start(data, pos, n)
+            elif st == DSMR:
+                slash = data.find(b"/", pos)
+                bang = data.find(b"!", pos)
+                if slash >= 0 and (bang < 0 or slash < bang):
+                    self._restart()
+                    pos = slash
+                elif bang >= 0:
+                    pos = self._append(mv, pos, bang + 1)
+                    if self._state == DSMR:
+                        self._state = _DSMR_TAIL
+                        self._tail = 1
+                else:
+                    pos = self._append(mv, pos, n)
+            elif st == _DSMR_TAIL:
+                lf = data.find(b"\n", pos)
+                end = n if lf < 0 else lf + 1
+                if self._tail + end - pos > _TAIL_MAX:
+                    self.dropped += 1
+                    self._state = _IDLE
+                    continue
+                self._tail += end - pos
+                pos = self._append(mv, pos, end)
+                if lf >= 0:
+                    self._emit(DSMR)
+            else:
+                stx = data.find(b"\x02", pos)
+                etx = data.find(b"\x03", pos)
+                eot = data.find(b"\x04", pos)
+                first = n
+                for i in (stx, etx, eot):
+                    if 0 <= i < first:
+                        first = i
+                if first == n:
+                    pos = self._append(mv, pos, n)
+                elif first == stx:
+                    self._restart()
+                    pos = stx
+                elif first == etx:
+                    pos = self._append(mv, pos, etx + 1)
+                    if self._state == TIC:
+                        self._emit(TIC)
+                else:
+                    self.dropped += 1
+                    self._state = _IDLE
+                    pos = eot + 1
+
+    def _start(self, data, pos, n):
+        slash = data.find(b"/", pos)
+        stx = data.find(b"\x02", pos)
+        if slash < 0 and stx < 0:
+            self.noise += n - pos
+            return n
+        start = slash if stx < 0 or 0 <= slash < stx else stx
+        self.noise += start - pos
+        self._state = DSMR if start == slash else TIC
+        self.buf[0] = data[start]
+        self._n = 1
+        return start + 1
+
+    def _restart(self):
+        self.dropped += 1
+        self._state = _IDLE
+
+    def _append(self, mv, a, b):
+        """Copy mv[a:b] into the frame; past the buffer size, drop the frame and go back
+        to searching from a (the dropped bytes hold no frame start)."""
+        k = b - a
+        if self._n + k > len(self.buf):
+            self.oversized += 1
+            self._state = _IDLE
+            return a
+        self.buf[self._n:self._n + k] = mv[a:b]
+        self._n += k
+        return b
+
+    def _emit(self, kind):
+        self._state = _IDLE
+        self.frames += 1
+        self._on_frame(kind, self.buf, self._n)

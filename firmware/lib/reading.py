@@ -1,0 +1,82 @@
+"""The normalized reading (SPEC section 3): one dict per valid telegram or frame.
+
+Every consumer (Modbus image, MQTT, HTTP API, tools/decode.py) reads these keys and
+nothing else. A value the meter does not send stays None. Powers are int W, other
+quantities float in their unit, timestamps int UTC epoch seconds.
+"""
+import json
+
+KEYS = (
+    "protocol", "ts",
+    "power_w", "power_import_w", "power_export_w",
+    "power_l1_w", "power_l2_w", "power_l3_w",
+    "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
+    "current_l1_a", "current_l2_a", "current_l3_a",
+    "avg_demand_w",
+    "energy_import_kwh", "energy_export_kwh",
+    "energy_import_t1_kwh", "energy_import_t2_kwh",
+    "energy_export_t1_kwh", "energy_export_t2_kwh",
+    "tariff", "peak_month_w", "peak_month_ts", "peak_history",
+    "gas_m3", "gas_ts", "water_m3", "water_ts",
+    "meter_id", "version",
+)
+
+# Instantaneous values: what MQTT publishes per telegram.
+INSTANT = (
+    "ts", "power_w", "power_import_w", "power_export_w",
+    "power_l1_w", "power_l2_w", "power_l3_w",
+    "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
+    "current_l1_a", "current_l2_a", "current_l3_a",
+    "avg_demand_w",
+)
+
+PEAK_KEYS = ("month_ts", "ts", "w")
+PHASE_POWER = ("power_l1_w", "power_l2_w", "power_l3_w")
+PHASE_VOLTAGE = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
+PHASE_CURRENT = ("current_l1_a", "current_l2_a", "current_l3_a")
+
+_TEMPLATE = dict.fromkeys(KEYS)
+
+
+def new():
+    """A reading with every key None (one allocation of the final size)."""
+    return _TEMPLATE.copy()
+
+
+def net(imp, exp):
+    """import - export, with an absent export taken as none."""
+    if imp is None:
+        return None if exp is None else -exp
+    return imp - exp if exp is not None else imp
+
+
+def signed(current, power):
+    """Currents carry the direction of their phase's power (chargers rely on it)."""
+    if current is None or power is None or power >= 0 or not current:
+        return current
+    return -current
+
+
+def _dumps_map(d, keys):
+    return "{" + ", ".join('"%s": %s' % (k, _dumps(d[k])) for k in keys) + "}"
+
+
+def _dumps(v):
+    if isinstance(v, list):
+        return "[" + ", ".join(_dumps(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return _dumps_map(v, PEAK_KEYS if "month_ts" in v else sorted(v))
+    if isinstance(v, float):
+        # MicroPython's repr is not always the shortest round trip; 15 digits agree.
+        s = "%.15g" % v
+        return s if "." in s or "e" in s else s + ".0"
+    return json.dumps(v)
+
+
+def to_json(r, keys=KEYS, raw=None):
+    """JSON in a fixed key order, so CPython and MicroPython print identical text
+    (MicroPython dicts do not keep insertion order)."""
+    s = _dumps_map(r, keys)
+    if raw is not None:
+        s = s[:-1] + ', "raw": ' + _dumps_map(raw, sorted(raw)) + "}"
+    return s
