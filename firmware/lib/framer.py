@@ -4,8 +4,8 @@
 Bytes are searched with find() and copied a segment at a time into one preallocated
 buffer; a frame longer than the buffer is dropped and the framer resyncs at the next
 '/' or STX. Telegrams carry a 0x02 in some ident lines (Iskra IE), so STX only starts a
-frame between telegrams; '/' restarts a DSMR telegram, STX restarts a TIC frame, EOT
-aborts it.
+frame outside an ident line; '/' restarts a DSMR telegram, STX restarts either frame,
+EOT aborts a TIC frame.
 """
 try:
     from micropython import const
@@ -29,6 +29,7 @@ class Framer:
         self._n = 0
         self._state = _IDLE
         self._tail = 0
+        self._body = False  # DSMR: past the ident line
         self.frames = 0
         self.dropped = 0  # frames cut short: restarted, aborted by EOT, bad end line
         self.oversized = 0
@@ -44,18 +45,24 @@ class Framer:
             if st == _IDLE:
                 pos = self._start(data, pos, n)
             elif st == DSMR:
+                # 0x02 is data in the ident line (Iskra IE), a TIC frame start after it.
+                lf = -1 if self._body else data.find(b"\n", pos)
                 slash = data.find(b"/", pos)
                 bang = data.find(b"!", pos)
-                if slash >= 0 and (bang < 0 or slash < bang):
-                    self._restart()
-                    pos = slash
-                elif bang >= 0:
+                stx = data.find(b"\x02", pos if self._body else (n if lf < 0 else lf + 1))
+                first = _earliest(slash, bang, stx, n)
+                if 0 <= lf < first:
+                    self._body = True
+                if first == n:
+                    pos = self._append(mv, pos, n)
+                elif first == bang:
                     pos = self._append(mv, pos, bang + 1)
                     if self._state == DSMR:
                         self._state = _DSMR_TAIL
                         self._tail = 1
                 else:
-                    pos = self._append(mv, pos, n)
+                    self._restart()
+                    pos = first
             elif st == _DSMR_TAIL:
                 lf = data.find(b"\n", pos)
                 end = n if lf < 0 else lf + 1
@@ -71,10 +78,7 @@ class Framer:
                 stx = data.find(b"\x02", pos)
                 etx = data.find(b"\x03", pos)
                 eot = data.find(b"\x04", pos)
-                first = n
-                for i in (stx, etx, eot):
-                    if 0 <= i < first:
-                        first = i
+                first = _earliest(stx, etx, eot, n)
                 if first == n:
                     pos = self._append(mv, pos, n)
                 elif first == stx:
@@ -100,6 +104,7 @@ class Framer:
         self._state = DSMR if start == slash else TIC
         self.buf[0] = data[start]
         self._n = 1
+        self._body = False
         return start + 1
 
     def _restart(self):
@@ -122,3 +127,15 @@ class Framer:
         self._state = _IDLE
         self.frames += 1
         self._on_frame(kind, self.buf, self._n)
+
+
+def _earliest(a, b, c, n):
+    """The smallest of the find() results that found something, else n."""
+    first = n
+    if 0 <= a < first:
+        first = a
+    if 0 <= b < first:
+        first = b
+    if 0 <= c < first:
+        first = c
+    return first

@@ -72,10 +72,9 @@ def obis_key(buf, start, end):
     return (fields[0] << 28) | (fields[1] << 24) | (fields[2] << 16) | (fields[3] << 8) | fields[4]
 
 
-# A decimal number "000123.456" from start up to the first byte that is not a digit or
-# the first '.': returns the digits as an int and writes [decimals, end index, 1 if a
-# unit with the k prefix follows ("*kW") else 0] into out.
-# -1 when there are no digits, more than 9 of them, or a second '.'.
+# A decimal number "000123.456" ending at end, ')' or '*' (a unit follows): returns the
+# digits as an int and writes [decimals, end index, 1 if the unit has the k prefix
+# ("*kW") else 0] into out. -1 for anything else, or more than 9 significant digits.
 def number_py(buf, start, end, out):
     value = 0
     digits = 0
@@ -94,7 +93,7 @@ def number_py(buf, start, end, out):
         else:
             break
         i += 1
-    if i == start or digits > 9 or dec == 0:
+    if i == start or digits > 9 or dec == 0 or (i < end and buf[i] != 41 and buf[i] != 42):
         return -1
     out[0] = dec if dec > 0 else 0
     out[1] = i
@@ -223,7 +222,7 @@ try:
             else:
                 break
             i += 1
-        if i == start or digits > 9 or dec == 0:
+        if i == start or digits > 9 or dec == 0 or (i < end and p[i] != 41 and p[i] != 42):
             return -1
         o[0] = dec if dec > 0 else 0
         o[1] = i
