@@ -1,0 +1,8 @@
+"""Paths of the host tools the tests drive."""
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BIN = os.path.dirname(sys.executable)
+MICROPYTHON = os.path.join(BIN, "micropython")
+CORPUS = os.path.abspath(os.path.join(ROOT, "..", "shared", "corpus"))
