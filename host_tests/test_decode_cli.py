@@ -9,7 +9,8 @@ import pytest
 
 from tools import CORPUS, MICROPYTHON, ROOT
 
-FILES = sorted(glob.glob(os.path.join(CORPUS, "dsmr", "*")) + glob.glob(os.path.join(CORPUS, "tic", "*")))
+FILES = sorted(glob.glob(os.path.join(CORPUS, "dsmr", "*"))
+               + glob.glob(os.path.join(CORPUS, "tic", "*")))
 INTERPRETERS = {"cpython": sys.executable, "micropython": MICROPYTHON}
 
 
@@ -32,16 +33,14 @@ def test_same_json_on_both_interpreters(path):
     assert keys[:3] == ["protocol", "ts", "power_w"] and len(keys) == 31
 
 
-def test_several_telegrams_with_noise_and_one_corrupt():
+def test_several_telegrams_with_noise_and_one_corrupt(tmp_path):
     v5 = open(os.path.join(CORPUS, "dsmr", "v5.txt"), "rb").read()
     tic = open(os.path.join(CORPUS, "tic", "linky_standard_1ph_hekmon.bin"), "rb").read()
     bad = v5.replace(b"0230.0*V", b"0231.0*V")
-    path = os.path.join(ROOT, "build", "mixed.bin")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"\x00garbage" + v5 + b"zz" + bad + tic + b"\xff")
+    path = tmp_path / "mixed.bin"
+    path.write_bytes(b"\x00garbage" + v5 + b"zz" + bad + tic + b"\xff")
     for interp in INTERPRETERS:
-        proc = run(interp, path)
+        proc = run(interp, str(path))
         assert proc.returncode == 0
         readings = [json.loads(x) for x in proc.stdout.decode().splitlines()]
         assert [r["protocol"] for r in readings] == ["dsmr5", "tic-standard"]
