@@ -5,14 +5,15 @@ so the same code runs under test without a clock.
 """
 import dsmr
 import tic
-from framer import DSMR, Framer
+from framer import DSMR, TIC, Framer
 
 
 class Decoder:
-    def __init__(self, on_reading, on_reject=None, raw=False, size=8192):
+    def __init__(self, on_reading, on_reject=None, raw=False, size=8192, kinds=DSMR | TIC):
         """on_reading(reading, raw, buf, n) for each valid frame, on_reject(kind, reason,
-        buf, n) for each refused one; buf[0:n] is the frame, valid during the call."""
-        self.framer = Framer(self._frame, size)
+        buf, n) for each refused one; buf[0:n] is the frame, valid during the call.
+        kinds: DSMR for a P1 port, TIC for a TIC port (see Framer)."""
+        self.framer = Framer(self._frame, size, kinds)
         self._dsmr = dsmr.DsmrParser()
         self._tic = tic.TicParser()
         self._on_reading = on_reading

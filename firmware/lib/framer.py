@@ -21,10 +21,14 @@ _TAIL_MAX = const(8)  # '!' + 4 hex digits + CRLF, with room for one stray byte
 
 
 class Framer:
-    def __init__(self, on_frame, size=8192):
+    def __init__(self, on_frame, size=8192, kinds=DSMR | TIC):
         """on_frame(kind, buf, n) gets each complete frame as buf[0:n]; buf is reused
-        for the next frame, so the callback must be done with it when it returns."""
+        for the next frame, so the callback must be done with it when it returns.
+        kinds: the frames to look for. A P1 port passes DSMR, a TIC port TIC, so noise
+        that holds an STX (or a '/') cannot swallow the next real frame."""
         self.buf = bytearray(size)
+        self._slash = b"/" if kinds & DSMR else None
+        self._stx = b"\x02" if kinds & TIC else None
         self._on_frame = on_frame
         self._n = 0
         self._state = _IDLE
@@ -49,7 +53,9 @@ class Framer:
                 lf = -1 if self._body else data.find(b"\n", pos)
                 slash = data.find(b"/", pos)
                 bang = data.find(b"!", pos)
-                stx = data.find(b"\x02", pos if self._body else (n if lf < 0 else lf + 1))
+                stx = -1
+                if self._stx:
+                    stx = data.find(self._stx, pos if self._body else (n if lf < 0 else lf + 1))
                 first = _earliest(slash, bang, stx, n)
                 if 0 <= lf < first:
                     self._body = True
@@ -94,8 +100,8 @@ class Framer:
                     pos = eot + 1
 
     def _start(self, data, pos, n):
-        slash = data.find(b"/", pos)
-        stx = data.find(b"\x02", pos)
+        slash = data.find(self._slash, pos) if self._slash else -1
+        stx = data.find(self._stx, pos) if self._stx else -1
         if slash < 0 and stx < 0:
             self.noise += n - pos
             return n

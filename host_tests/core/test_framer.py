@@ -58,6 +58,19 @@ def test_stx_restarts_a_cut_tic_frame_and_noise_is_counted():
     assert got == [ident(TIC, t)] and f.dropped == 1 and f.noise == 3
 
 
+def test_a_p1_port_ignores_stx_and_a_tic_port_ignores_slash():
+    v5 = corpus("dsmr/v5.txt")
+    t = corpus("tic/linky_historique_1ph_hekmon.bin")
+    got = []
+    f = Framer(lambda kind, buf, n: got.append(kind), kinds=DSMR)
+    f.feed(b"\x02junk" + v5 + t + v5)
+    assert got == [DSMR, DSMR]
+    got.clear()
+    f = Framer(lambda kind, buf, n: got.append(kind), kinds=TIC)
+    f.feed(b"/junk" + t + v5 + t)
+    assert got == [TIC, TIC]
+
+
 def test_garbage_after_bang_is_dropped():
     v5 = corpus("dsmr/v5.txt")
     bad = v5[:-4] + b"ZZZZZZZZZZ\r\n"
@@ -83,3 +96,35 @@ def test_feed_allocates_nothing_per_byte():
         gc.enable()
     # One memoryview per chunk and one slice per copied segment, not per byte.
     assert used < 1024, used
+
+
+def test_random_bytes_keep_the_heap_bounded():
+    import gc
+
+    from decoder import Decoder
+
+    if not hasattr(gc, "mem_alloc"):
+        return
+    seed = [12345]
+
+    def noise(n):
+        out = bytearray(n)
+        x = seed[0]
+        for i in range(n):
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+            out[i] = (b"/!\r\n()\x02\x03\x04"[x % 9]) if x & 0x300 == 0 else (x >> 16) & 0xFF
+        seed[0] = x
+        return bytes(out)
+
+    v5 = corpus("dsmr/v5.txt")
+    dec = Decoder(lambda r, raw, buf, n: None, kinds=DSMR)
+    dec.feed(noise(2000) + v5, 0)
+    gc.collect()
+    baseline = gc.mem_alloc()
+    for _ in range(40):
+        dec.feed(noise(2500), 0)
+        dec.feed(v5, 0)
+    gc.collect()
+    # On a P1 port no telegram after the noise is lost: only '/' starts a frame.
+    assert dec.valid == 41, (dec.valid, dec.rejected, dec.framer.dropped)
+    assert gc.mem_alloc() - baseline < 2048, gc.mem_alloc() - baseline
