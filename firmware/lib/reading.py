@@ -21,15 +21,6 @@ KEYS = (
     "meter_id", "version",
 )
 
-# Instantaneous values: what MQTT publishes per telegram.
-INSTANT = (
-    "ts", "power_w", "power_import_w", "power_export_w",
-    "power_l1_w", "power_l2_w", "power_l3_w",
-    "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
-    "current_l1_a", "current_l2_a", "current_l3_a",
-    "avg_demand_w",
-)
-
 PEAK_KEYS = ("month_ts", "ts", "w")
 PHASE_POWER = ("power_l1_w", "power_l2_w", "power_l3_w")
 PHASE_VOLTAGE = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")

@@ -50,27 +50,28 @@ _FLOAT = const(4)
 _TS = const(5)
 _PTEC = const(6)
 
-# label -> (kind, slot); an index that also feeds a tariff register names it in slot2.
+# label, kind, slot (-1: none of its own), whether it adds to the historique import total
 _LABELS = (
-    ("ADCO", _TEXT, _S_ID), ("ADSC", _TEXT, _S_ID), ("VTIC", _TEXT, _S_VERSION),
-    ("DATE", _TS, _S_TS),
-    ("PAPP", _INT, _S_P_IMP), ("SINSTS", _INT, _S_P_IMP), ("SINSTI", _INT, _S_P_EXP),
-    ("SINSTS1", _INT, _S_PL), ("SINSTS2", _INT, _S_PL + 1), ("SINSTS3", _INT, _S_PL + 2),
-    ("IINST", _FLOAT, _S_CURR_1PH),
-    ("IINST1", _FLOAT, _S_CURR), ("IINST2", _FLOAT, _S_CURR + 1), ("IINST3", _FLOAT, _S_CURR + 2),
-    ("IRMS1", _FLOAT, _S_CURR), ("IRMS2", _FLOAT, _S_CURR + 1), ("IRMS3", _FLOAT, _S_CURR + 2),
-    ("URMS1", _FLOAT, _S_VOLT), ("URMS2", _FLOAT, _S_VOLT + 1), ("URMS3", _FLOAT, _S_VOLT + 2),
-    ("EAST", _WH, _S_E_IMP), ("EAIT", _WH, _S_E_EXP),
-    ("EASF01", _WH, _S_E_T1), ("EASF02", _WH, _S_E_T2),
-    ("NTARF", _INT, _S_TARIFF), ("PTEC", _PTEC, _S_TARIFF),
-    # Historique indexes: all add to the import total; base/off-peak is tariff 1, peak 2.
-    ("BASE", _WH, _S_E_T1), ("HCHC", _WH, _S_E_T1), ("HCHP", _WH, _S_E_T2),
-    ("EJPHN", _WH, _S_E_T1), ("EJPHPM", _WH, _S_E_T2),
-    ("BBRHCJB", _WH, -1), ("BBRHPJB", _WH, -1), ("BBRHCJW", _WH, -1),
-    ("BBRHPJW", _WH, -1), ("BBRHCJR", _WH, -1), ("BBRHPJR", _WH, -1),
+    ("ADCO", _TEXT, _S_ID, 0), ("ADSC", _TEXT, _S_ID, 0), ("VTIC", _TEXT, _S_VERSION, 0),
+    ("DATE", _TS, _S_TS, 0),
+    ("PAPP", _INT, _S_P_IMP, 0), ("SINSTS", _INT, _S_P_IMP, 0), ("SINSTI", _INT, _S_P_EXP, 0),
+    ("SINSTS1", _INT, _S_PL, 0), ("SINSTS2", _INT, _S_PL + 1, 0), ("SINSTS3", _INT, _S_PL + 2, 0),
+    ("IINST", _FLOAT, _S_CURR_1PH, 0),
+    ("IINST1", _FLOAT, _S_CURR, 0), ("IINST2", _FLOAT, _S_CURR + 1, 0),
+    ("IINST3", _FLOAT, _S_CURR + 2, 0),
+    ("IRMS1", _FLOAT, _S_CURR, 0), ("IRMS2", _FLOAT, _S_CURR + 1, 0),
+    ("IRMS3", _FLOAT, _S_CURR + 2, 0),
+    ("URMS1", _FLOAT, _S_VOLT, 0), ("URMS2", _FLOAT, _S_VOLT + 1, 0),
+    ("URMS3", _FLOAT, _S_VOLT + 2, 0),
+    ("EAST", _WH, _S_E_IMP, 0), ("EAIT", _WH, _S_E_EXP, 0),
+    ("EASF01", _WH, _S_E_T1, 0), ("EASF02", _WH, _S_E_T2, 0),
+    ("NTARF", _INT, _S_TARIFF, 0), ("PTEC", _PTEC, _S_TARIFF, 0),
+    # Historique indexes: base/off-peak is tariff 1, peak tariff 2, Tempo has no t1/t2.
+    ("BASE", _WH, _S_E_T1, 1), ("HCHC", _WH, _S_E_T1, 1), ("HCHP", _WH, _S_E_T2, 1),
+    ("EJPHN", _WH, _S_E_T1, 1), ("EJPHPM", _WH, _S_E_T2, 1),
+    ("BBRHCJB", _WH, -1, 1), ("BBRHPJB", _WH, -1, 1), ("BBRHCJW", _WH, -1, 1),
+    ("BBRHPJW", _WH, -1, 1), ("BBRHCJR", _WH, -1, 1), ("BBRHPJR", _WH, -1, 1),
 )
-_HISTORIQUE_INDEXES = ("BASE", "HCHC", "HCHP", "EJPHN", "EJPHPM", "BBRHCJB", "BBRHPJB",
-                       "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR")
 # PTEC period -> tariff number (Tempo: blue/white/red days, off-peak then peak).
 _PTEC_TARIFF = {b"TH..": 1, b"HC..": 1, b"HP..": 2, b"HN..": 1, b"PM..": 2,
                 b"HCJB": 1, b"HPJB": 2, b"HCJW": 3, b"HPJW": 4, b"HCJR": 5, b"HPJR": 6}
@@ -78,11 +79,11 @@ _PTEC_TARIFF = {b"TH..": 1, b"HC..": 1, b"HP..": 2, b"HN..": 1, b"PM..": 2,
 
 def _label_table():
     t = {}
-    for label, kind, slot in _LABELS:
+    for label, kind, slot, index in _LABELS:
         b = label.encode()
         h = lex.label_hash_py(b, 0, len(b))
         assert h not in t, label
-        t[h] = (b, kind, slot, label in _HISTORIQUE_INDEXES)
+        t[h] = (b, kind, slot, index)
     return t
 
 
