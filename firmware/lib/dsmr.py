@@ -114,8 +114,6 @@ _LF = const(10)
 _LPAREN = const(40)
 _RPAREN = const(41)
 _STAR = const(42)
-_BANG = const(33)
-_K = const(107)
 
 
 def _hex_text(buf, a, b):
@@ -204,11 +202,7 @@ class DsmrParser:
                     if kind == _POWER:
                         m = lex.number(buf, lp + 1, e, num)
                         if m >= 0:
-                            dec = num[0]
-                            if num[2] and dec <= 3:
-                                v[code & 0xFF] = m * _IPOW10[3 - dec]
-                            else:
-                                v[code & 0xFF] = self._scale(buf, m, _POWER)
+                            v[code & 0xFF] = self._watts(m)
                     elif kind == _ENERGY or kind == _FLOAT:
                         m = lex.number(buf, lp + 1, e, num)
                         if m >= 0:
@@ -254,23 +248,18 @@ class DsmrParser:
             m = lex.number(buf, rp + 2, e, self._num) if rp > 0 else -1
             if m >= 0:
                 v[_S_PEAK_TS] = dsmr_ts(buf, a, rp)
-                v[_S_PEAK_W] = self._scale(buf, m, _POWER)
+                v[_S_PEAK_W] = self._watts(m)
         elif kind == _HISTORY:
             v[slot] = self._history(buf, lp, e)
         return 0
 
-    def _scale(self, buf, m, kind):
-        """Digits m with the decimals and unit prefix of the last lex.number call ->
-        int W (kind _POWER) or float kWh / plain unit."""
+    def _watts(self, m):
+        """Digits m of a kW or W value (decimals and unit prefix from the last
+        lex.number call) -> int W."""
         dec = self._num[0]
-        kilo = self._num[2]
-        if kind == _POWER:
-            if kilo:
-                return m * _IPOW10[3 - dec] if dec <= 3 else int(m / _POW10[dec - 3] + 0.5)
-            return m if dec == 0 else int(m / _POW10[dec] + 0.5)
-        if kind == _ENERGY and not kilo:
-            dec += 3
-        return m / _POW10[dec]
+        if self._num[2]:
+            return m * _IPOW10[3 - dec] if dec <= 3 else int(m / _POW10[dec - 3] + 0.5)
+        return m if dec == 0 else int(m / _POW10[dec] + 0.5)
 
     def _text(self, buf, a, b, slot):
         """Texts repeat in every telegram: decode once, then reuse while the bytes match."""
@@ -310,7 +299,7 @@ class DsmrParser:
             out.append({
                 "month_ts": dsmr_ts(buf, p + 1, r1),
                 "ts": dsmr_ts(buf, r1 + 2, r2),
-                "w": self._scale(buf, m, _POWER),
+                "w": self._watts(m),
             })
             p = buf.find(b")", r2 + 1, e) + 1
         return out

@@ -22,7 +22,6 @@ class FrameError(ValueError):
 _STX = const(2)
 _ETX = const(3)
 _LF = const(10)
-_CR = const(13)
 _HT = const(9)
 _SP = const(32)
 
