@@ -86,14 +86,16 @@ def build_image(reading, template=DEFAULT):
     return tuple(out)
 
 
-def read(image, addr, count):
-    """count registers from addr as 2*count bytes; unmapped registers read zero."""
-    out = bytearray(2 * count)
+_ZEROS = bytes(250)  # the largest Modbus read: 125 registers
+
+
+def read_into(image, addr, count, out, off):
+    """Write count (<= 125) registers from addr into out[off:]; unmapped ones read zero."""
+    out[off:off + 2 * count] = memoryview(_ZEROS)[:2 * count]
     end = addr + count
     for start, data in image:
         stop = start + len(data) // 2
         if start < end and addr < stop:
             a = max(addr, start)
             b = min(end, stop)
-            out[2 * (a - addr):2 * (b - addr)] = data[2 * (a - start):2 * (b - start)]
-    return bytes(out)
+            out[off + 2 * (a - addr):off + 2 * (b - addr)] = data[2 * (a - start):2 * (b - start)]

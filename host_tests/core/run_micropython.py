@@ -1,5 +1,6 @@
 """Runs the portable test modules on the MicroPython unix port (no pytest there):
 every test_* function of every module named on the command line. Exit 1 on failure."""
+import gc
 import sys
 
 _here = __file__.rsplit("/", 1)[0]
@@ -12,6 +13,7 @@ for mod_name in sys.argv[1:]:
     for name in sorted(dir(mod)):
         if not name.startswith("test_"):
             continue
+        gc.collect()  # each test starts with the garbage of the last one freed
         try:
             getattr(mod, name)()
             passed += 1

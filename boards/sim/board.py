@@ -1,0 +1,93 @@
+"""The sim board: the firmware on the MicroPython unix port (tools/sim.py starts it).
+
+The meter UART is a TCP port that tools/metersim.py connects to (one meter at a time);
+P1 out is a TCP port streaming the same bytes. Line settings cannot apply to a socket,
+so configure() only records them. Ports come from the environment sim.py sets.
+"""
+import asyncio
+import os
+import sys
+
+from fanout import Fanout
+
+NAME = "sim"
+
+
+def _env(name, default):
+    v = os.getenv("SC_" + name)
+    return default if v is None else type(default)(v)
+
+
+METER = _env("METER", "p1")  # p1 (DSMR, e-MUCS, A1) or tic
+HOST = _env("HOST", "127.0.0.1")
+MODBUS_PORT = _env("MODBUS_PORT", 1502)
+RAW_PORT = _env("RAW_PORT", 8088)
+P1_OUT_PORT = _env("P1_OUT_PORT", 8089)
+METER_PORT = _env("METER_PORT", 8090)
+STATUS_EVERY = _env("STATUS_EVERY", 0)  # seconds between status lines on stdout, 0 = none
+CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
+
+
+def boot():
+    pass
+
+
+def watchdog():
+    return None
+
+
+def fatal():
+    sys.exit(1)
+
+
+def meter_port():
+    return _MeterPort()
+
+
+class _MeterPort:
+    def __init__(self):
+        self.setting = None
+        self.p1 = Fanout()
+        self._reader = None
+        self._arrived = asyncio.Event()
+        self._gone = asyncio.Event()
+
+    async def start(self):
+        await asyncio.start_server(self._accept, HOST, METER_PORT)
+        if METER == "p1":
+            await self.p1.start(P1_OUT_PORT, HOST)
+        print("sim: meter in %d, p1 out %s" % (METER_PORT, P1_OUT_PORT if METER == "p1"
+                                                  else "none (TIC board)"))
+
+    def configure(self, setting):
+        self.setting = setting
+
+    async def readinto(self, buf):
+        """Bytes from the connected meter; 0 when it disconnected."""
+        while self._reader is None:
+            await self._arrived.wait()
+            self._arrived.clear()
+        try:
+            n = await self._reader.readinto(buf)
+        except OSError:
+            n = 0
+        if n == 0:
+            self._reader = None
+            self._gone.set()
+        return n or 0  # None: woken without data
+
+    def p1_out(self, data):
+        if METER == "p1":
+            self.p1.publish(data)
+
+    async def _accept(self, reader, writer):
+        if self._reader is not None:  # one meter cable
+            writer.close()
+            await writer.wait_closed()
+            return
+        self._gone.clear()
+        self._reader = reader
+        self._arrived.set()
+        await self._gone.wait()
+        writer.close()
+        await writer.wait_closed()

@@ -1,0 +1,4 @@
+"""Runs first on every start: the board's early hardware setup, before the firmware."""
+import board
+
+board.boot()

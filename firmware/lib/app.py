@@ -1,0 +1,90 @@
+"""The firmware as a whole: reads the configuration, starts the meter input, the raw
+stream and the Modbus server, and keeps house (line detection, staleness, watchdog,
+status). The board module supplies everything that differs per hardware.
+"""
+import asyncio
+import gc
+import json
+import sys
+
+import board
+import clock
+import config
+from fanout import Fanout
+from framer import DSMR, TIC
+from latest import Latest
+from meter import Meter
+from modbus_tcp import ModbusServer
+
+
+class App:
+    def __init__(self):
+        gc.collect()  # the buffers below are large: allocate them before the heap fragments
+        self.config, self.config_errors = config.load(board.CONFIG_PATH)
+        mb = self.config["Modbus"]
+        now = clock.ms()
+        self.latest = Latest(mb["StaleAfter"] * 1000, now)
+        self.raw = Fanout()
+        self.port = board.meter_port()
+        self.meter = Meter(self.port, DSMR if board.METER == "p1" else TIC, self.latest,
+                           self.config["MeterType"], clock.ms, (self.raw.publish,))
+        self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"])
+        self.watchdog = board.watchdog()
+        self.heap_peak = 0
+
+    async def run(self):
+        await self.port.start()
+        await self.raw.start(board.RAW_PORT, board.HOST)
+        await self.modbus.start(board.MODBUS_PORT, board.HOST)
+        for e in self.config_errors:
+            print("config:", e)
+        print("smart-connect up: board %s, modbus %d, raw %d" % (
+            board.NAME, board.MODBUS_PORT, board.RAW_PORT))
+        # Any task that fails ends the firmware (the device restarts) instead of
+        # leaving it serving values that no longer change.
+        await asyncio.gather(self.meter.run(), self._housekeeping())
+
+    async def _housekeeping(self):
+        tick = 0
+        while True:
+            await asyncio.sleep(1)
+            now = clock.ms()
+            self.meter.tick(now)
+            self.latest.fresh(now)  # latches staleness even when nobody polls
+            gc.collect()  # a few ms on a 100 KB heap; keeps it unfragmented and measured
+            self.heap_peak = max(self.heap_peak, gc.mem_alloc())
+            if self.watchdog:
+                self.watchdog.feed()
+            tick += 1
+            if board.STATUS_EVERY and tick % board.STATUS_EVERY == 0:
+                print("status:", json.dumps(self.status()))
+
+    def status(self):
+        d = self.meter.decoder
+        f = d.framer
+        m = self.modbus
+        return {
+            "meter": {"valid": d.valid, "rejected": d.rejected, "last_error": d.last_error,
+                      "frames": f.frames, "dropped": f.dropped, "oversized": f.oversized,
+                      "noise": f.noise, "bytes": self.meter.bytes,
+                      "line": self.meter.detect.state, "setting": self.meter.detect.index,
+                      "age_ms": clock.ms() - self.latest.at, "fresh": self.latest.fresh(
+                          clock.ms())},
+            "modbus": {"clients": m.clients, "connections": m.connections,
+                       "refused": m.refused, "garbage": m.garbage, "timeouts": m.timeouts,
+                       "requests": m.requests, "exceptions": m.exceptions},
+            "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
+                    "refused": self.raw.refused},
+            "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
+            "config_errors": self.config_errors,
+        }
+
+
+def main():
+    try:
+        asyncio.run(App().run())
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:  # the device restarts; the sim exits with the error shown
+        sys.print_exception(e)
+        board.fatal()

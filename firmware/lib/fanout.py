@@ -1,0 +1,83 @@
+"""One byte stream served read-only to several TCP readers: the raw meter stream (port
+8088) and, on the sim, P1 out.
+
+publish() never waits: it copies the chunk into each reader's bounded buffer and a task
+per reader sends it. A reader whose buffer overflows is too slow and is dropped, so it
+can never slow the meter loop. Readers beyond max_readers are refused.
+"""
+import asyncio
+
+
+class _Reader:
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.n = 0
+        self.closed = False
+        self.ready = asyncio.Event()
+
+
+class Fanout:
+    def __init__(self, max_readers=4, size=2048):
+        self.max_readers = max_readers
+        self._size = size
+        self._readers = []
+        self.dropped = 0  # readers dropped for being slow
+        self.refused = 0
+
+    @property
+    def readers(self):
+        return len(self._readers)
+
+    async def start(self, port, host="0.0.0.0"):
+        self.server = await asyncio.start_server(self._serve, host, port)
+
+    def publish(self, data):
+        n = len(data)
+        for r in self._readers:
+            if r.closed:
+                continue
+            if r.n + n > len(r.buf):
+                r.closed = True
+                self.dropped += 1
+            else:
+                r.buf[r.n:r.n + n] = data
+                r.n += n
+            r.ready.set()
+
+    async def _serve(self, reader, writer):
+        if len(self._readers) >= self.max_readers:
+            self.refused += 1
+            writer.close()
+            await writer.wait_closed()
+            return
+        r = _Reader(self._size)
+        self._readers.append(r)
+        watch = asyncio.create_task(self._watch(reader, r))
+        try:
+            while True:
+                await r.ready.wait()
+                r.ready.clear()
+                if r.closed:
+                    break
+                chunk = bytes(r.buf[:r.n])
+                r.n = 0
+                writer.write(chunk)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            r.closed = True
+            self._readers.remove(r)
+            watch.cancel()
+            writer.close()
+            await writer.wait_closed()
+
+    async def _watch(self, reader, r):
+        """The stream is read-only: anything sent is discarded; end of stream closes."""
+        try:
+            while await reader.read(64):
+                pass
+        except OSError:
+            pass
+        r.closed = True
+        r.ready.set()

