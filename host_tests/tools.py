@@ -6,3 +6,4 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
 CORPUS = os.path.abspath(os.path.join(ROOT, "..", "shared", "corpus"))
+MP_LIB = os.path.join(ROOT, ".venv", "mp-lib")  # MicroPython packages fetched by `make setup`

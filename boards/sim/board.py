@@ -45,12 +45,14 @@ def meter_port():
 
 
 class _MeterPort:
+    """One meter cable at a time: a connection is read to its end, then the next one
+    waiting (at most one) takes over, so a restarted metersim loses no bytes."""
+
     def __init__(self):
         self.setting = None
         self.p1 = Fanout()
-        self._reader = None
+        self._conns = []  # [reader, done event]: the current one first
         self._arrived = asyncio.Event()
-        self._gone = asyncio.Event()
 
     async def start(self):
         await asyncio.start_server(self._accept, HOST, METER_PORT)
@@ -64,16 +66,17 @@ class _MeterPort:
 
     async def readinto(self, buf):
         """Bytes from the connected meter; 0 when it disconnected."""
-        while self._reader is None:
+        while not self._conns:
             await self._arrived.wait()
             self._arrived.clear()
+        reader, done = self._conns[0]
         try:
-            n = await self._reader.readinto(buf)
+            n = await reader.readinto(buf)
         except OSError:
             n = 0
         if n == 0:
-            self._reader = None
-            self._gone.set()
+            self._conns.pop(0)
+            done.set()
         return n or 0  # None: woken without data
 
     def p1_out(self, data):
@@ -81,13 +84,10 @@ class _MeterPort:
             self.p1.publish(data)
 
     async def _accept(self, reader, writer):
-        if self._reader is not None:  # one meter cable
-            writer.close()
-            await writer.wait_closed()
-            return
-        self._gone.clear()
-        self._reader = reader
-        self._arrived.set()
-        await self._gone.wait()
+        if len(self._conns) < 2:
+            done = asyncio.Event()
+            self._conns.append([reader, done])
+            self._arrived.set()
+            await done.wait()
         writer.close()
         await writer.wait_closed()

@@ -2,10 +2,15 @@
 8088) and, on the sim, P1 out.
 
 publish() never waits: it copies the chunk into each reader's bounded buffer and a task
-per reader sends it. A reader whose buffer overflows is too slow and is dropped, so it
-can never slow the meter loop. Readers beyond max_readers are refused.
+per reader sends it. A reader whose buffer overflows, or whose socket takes nothing for
+a few seconds, is too slow and is dropped, so it can never slow the meter loop. Readers
+beyond max_readers are refused.
 """
 import asyncio
+
+# A reader that cannot take a chunk within this long is dropped, even before its buffer
+# overflows (its socket is full: it has stopped reading).
+_SEND_TIMEOUT_S = 5
 
 
 class _Reader:
@@ -62,7 +67,10 @@ class Fanout:
                 chunk = bytes(r.buf[:r.n])
                 r.n = 0
                 writer.write(chunk)
-                await writer.drain()
+                await asyncio.wait_for(writer.drain(), _SEND_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            if not r.closed:
+                self.dropped += 1
         except OSError:
             pass
         finally:

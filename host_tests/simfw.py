@@ -1,0 +1,106 @@
+"""Boots the real firmware with tools/sim.py (the README's way) for integration tests."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from tools import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import metersim  # noqa: E402
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Sim:
+    """tools/sim.py in a subprocess with free ports; the meter is fed by the test."""
+
+    def __init__(self, flash, config=None, input="p1", heap="200k", status_every=1):
+        os.makedirs(flash, exist_ok=True)
+        if config is not None:
+            with open(os.path.join(flash, "config.json"), "w") as f:
+                json.dump(config, f)
+        self.modbus_port, self.raw_port, self.p1_out_port, self.meter_port = free_ports(4)
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--flash", str(flash),
+               "--input", input, "--modbus-port", str(self.modbus_port),
+               "--raw-port", str(self.raw_port), "--p1-out-port", str(self.p1_out_port),
+               "--meter-port", str(self.meter_port), "--status-every", str(status_every)]
+        if heap:
+            cmd += ["--heap", heap]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, bufsize=1)
+        self.lines = []
+        self._up = threading.Event()
+        threading.Thread(target=self._collect, daemon=True).start()
+        if not self._up.wait(60):
+            self.close()
+            raise RuntimeError("sim did not come up:\n" + self.output())
+        self.meters = []
+
+    def _collect(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("sim up:"):
+                self._up.set()
+        self._up.set()
+
+    def output(self):
+        return "".join(self.lines)
+
+    def status(self, after=None, timeout=10):
+        """The firmware's next status line (printed every status_every seconds)."""
+        start = len(self.lines) if after is None else after
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for line in self.lines[start:]:
+                if line.startswith("status: "):
+                    return json.loads(line[8:])
+            time.sleep(0.05)
+        raise TimeoutError("no status line\n" + self.output())
+
+    def meter(self, frames, **kw):
+        m = metersim.MeterSim(self.meter_port, frames, **kw).start()
+        self.meters.append(m)
+        return m
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        for m in self.meters:
+            m.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        return self.output()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        out = self.close()
+        assert not re.search(r"Traceback|Error", out), out
+
+
+def wait_until(check, timeout=10, step=0.02):
+    end = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise TimeoutError("condition not met")
+        time.sleep(step)
