@@ -17,13 +17,14 @@ SDM630 = {0x0034: ("power_w", 1), 0x0046: ("hz", 1), 0x0048: ("energy_import_kwh
           0x004A: ("energy_export_kwh", 1), 0x0156: ("energy_total_kwh", 1)}
 PRO380 = {0x5008: ("hz", 1), 0x5012: ("power_w", 0.001), 0x600C: ("energy_import_kwh", 1),
           0x6018: ("energy_export_kwh", 1)}
-for i, ph in enumerate(_PHASES):
-    EMPRO.update({0x8006 + 2 * i: ("voltage_%s_v" % ph, 1), 0x800E + 2 * i: ("current_%s_a" % ph, 1),
-                  0x801E + 2 * i: ("power_%s_w" % ph, 1)})
-    SDM630.update({0x0000 + 2 * i: ("voltage_%s_v" % ph, 1), 0x0006 + 2 * i: ("current_%s_a" % ph, 1),
-                   0x000C + 2 * i: ("power_%s_w" % ph, 1)})
-    PRO380.update({0x5002 + 2 * i: ("voltage_%s_v" % ph, 1), 0x500C + 2 * i: ("current_%s_a" % ph, 1),
-                   0x5014 + 2 * i: ("power_%s_w" % ph, 0.001)})
+# (map, first voltage, first current, first phase power, power scale)
+for regmap, v, c, p, scale in ((EMPRO, 0x8006, 0x800E, 0x801E, 1),
+                               (SDM630, 0x0000, 0x0006, 0x000C, 1),
+                               (PRO380, 0x5002, 0x500C, 0x5014, 0.001)):
+    for i, ph in enumerate(_PHASES):
+        regmap[v + 2 * i] = ("voltage_%s_v" % ph, 1)
+        regmap[c + 2 * i] = ("current_%s_a" % ph, 1)
+        regmap[p + 2 * i] = ("power_%s_w" % ph, scale)
 # template -> (map, CDAB word order, function code the real meter uses)
 TEMPLATES = {"PhoenixContact-EMPro": (EMPRO, True, 3), "Eastron-SDM630": (SDM630, False, 4),
              "Inepro-PRO380": (PRO380, False, 3)}
