@@ -17,11 +17,21 @@ UMODBUS_SHA256 := b9351a66af0ff29dd585900e53827a989dedcb02ec63b10413581650896522
 
 .PHONY: setup test build lint bench clean
 
-setup: $(VENV)/.stamp $(MP_LIB)/.stamp
+ESP32_TYPING := $(VENV)/esp32-typing
+# The ESP32-only modules: the hardware layer and each board (checked one board at a time,
+# every board module is named `board`).
+ESP32_BOARDS := $(filter-out boards/sim/board.py,$(wildcard boards/*/board.py))
+
+setup: $(VENV)/.stamp $(MP_LIB)/.stamp $(ESP32_TYPING)/.stamp
 
 $(VENV)/.stamp: requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+$(ESP32_TYPING)/.stamp: requirements-esp32-typing.txt $(VENV)/.stamp
+	rm -rf $(ESP32_TYPING)
+	$(VENV)/bin/pip install -q --no-deps --target $(ESP32_TYPING) -r requirements-esp32-typing.txt
 	touch $@
 
 $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
@@ -42,6 +52,11 @@ build: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	@for b in $(ESP32_BOARDS); do \
+		MYPYPATH=$(ESP32_TYPING):firmware/lib $(VENV)/bin/mypy --custom-typeshed-dir $(ESP32_TYPING) \
+			--no-incremental --cache-dir /dev/null $$b || exit 1; \
+	done
+	@echo "mypy: $(words $(ESP32_BOARDS)) ESP32 boards and the hardware layer match the ESP32 stubs"
 
 test: build lint
 	$(PY) -m pytest -q -p no:cacheprovider

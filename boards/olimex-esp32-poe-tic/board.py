@@ -1,0 +1,23 @@
+"""Olimex ESP32-POE as a Smart Connect TIC: the Linky TIC pair through an optocoupler
+demodulator into GPIO36. Wiring: README.md."""
+import esp32_hw
+from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+
+NAME = "olimex-esp32-poe-tic"
+METER = "tic"
+
+TIC_RX = 36  # optocoupler output, pulled up: idle high, so not inverted
+LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
+BUTTON = 34
+ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
+
+__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+
+
+def boot():
+    esp32_hw.boot()
+    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
+
+
+def meter_port():
+    return esp32_hw.MeterPort(1, TIC_RX, invert=False)

@@ -1,0 +1,25 @@
+"""Olimex ESP32-POE (LAN8720, PHY address 0, the ESP32 drives the 50 MHz clock on GPIO17)
+as a Smart Connect P1/A1. Wiring: README.md."""
+import esp32_hw
+from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+
+NAME = "olimex-esp32-poe"
+METER = "p1"
+
+P1_RX = 36  # UEXT pin 4; P1 data through the open-collector input stage
+P1_REQUEST = 4  # UEXT pin 3, driven high
+P1_OUT_TX = 13  # P1 out data
+LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
+BUTTON = 34  # the board's BUT1
+ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
+
+__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+
+
+def boot():
+    esp32_hw.boot()
+    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
+
+
+def meter_port():
+    return esp32_hw.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)

@@ -1,0 +1,25 @@
+"""WT32-ETH01 (ESP32 + LAN8720, PHY address 1, 50 MHz clock from the PHY on GPIO0) as a
+Smart Connect P1/A1. Wiring: README.md."""
+import esp32_hw
+from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+
+NAME = "wt32-eth01"
+METER = "p1"
+
+P1_RX = 36  # input only; P1 data (pin 5) through the open-collector input stage
+P1_REQUEST = 4  # P1 data request (pin 2), driven high
+P1_OUT_TX = 14  # P1 out data (pin 5 of the second RJ12)
+LED_RED, LED_GREEN, LED_BLUE = 15, 32, 33
+BUTTON = 39  # input only, external pull-up, pressed = low
+ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
+
+__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+
+
+def boot():
+    esp32_hw.boot()
+    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER)
+
+
+def meter_port():
+    return esp32_hw.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)

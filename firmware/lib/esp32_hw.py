@@ -1,0 +1,83 @@
+"""The ESP32 hardware layer: meter UART, P1 out, Ethernet, watchdog, restart.
+
+Thin on purpose: everything above the UART is the portable core. Board modules
+(boards/<name>/board.py) pass their pins here and take the shared settings below.
+"""
+import asyncio
+import time
+
+import machine
+import network
+from machine import UART, Pin
+
+HOST = "0.0.0.0"
+CONFIG_PATH = "/config.json"
+MODBUS_PORT = 502
+RAW_PORT = 8088
+STATUS_EVERY = 0  # no status lines on the console (mpremote users can ask the API)
+_WATCHDOG_MS = 10000  # the housekeeping task feeds it every second
+_UART_RXBUF = 4096  # a whole DSMR 5 telegram, in case the loop is busy for a moment
+
+
+def boot():
+    machine.freq(240000000)
+
+
+class MeterPort:
+    """The meter input UART; for P1 boards its TX pin is P1 out (an exact copy)."""
+
+    def __init__(self, uart_id, rx, request=None, p1_out=None, invert=True):
+        """invert: P1 is open collector, its logic inverted (SPEC section 2); the TIC
+        demodulator's output polarity depends on the board's circuit."""
+        self._uart = UART(uart_id)
+        self._rx = rx
+        self._tx = p1_out
+        self._request = request
+        self._invert = invert
+        self._stream = asyncio.StreamReader(self._uart)  # stays valid across init()
+
+    async def start(self):
+        if self._request is not None:
+            # High asks the meter to send; released (high impedance) it stops. Never low.
+            Pin(self._request, Pin.OUT, value=1)
+
+    def configure(self, setting):
+        baud, bits, parity, stop = setting
+        inv = (UART.INV_RX | (UART.INV_TX if self._tx is not None else 0)) if self._invert else 0
+        if self._tx is None:
+            self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop, rx=self._rx,
+                            rxbuf=_UART_RXBUF, invert=inv)
+        else:
+            self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop, rx=self._rx,
+                            tx=self._tx, rxbuf=_UART_RXBUF, invert=inv)
+
+    async def readinto(self, buf):
+        return await self._stream.readinto(buf) or 0
+
+    def p1_out(self, data):
+        if self._tx is not None:
+            self._uart.write(data)
+
+
+def ethernet(mdc, mdio, phy_addr, power=None, clock_out=None):
+    """LAN8720 over RMII; DHCP starts when the interface is active. clock_out: the GPIO
+    that drives the 50 MHz reference clock, when the ESP32 provides it (Olimex)."""
+    kw = {"mdc": Pin(mdc), "mdio": Pin(mdio), "phy_type": network.PHY_LAN8720,
+          "phy_addr": phy_addr}
+    if power is not None:
+        kw["power"] = Pin(power)
+    if clock_out is not None:
+        kw["ref_clk_mode"] = Pin.OUT
+        kw["ref_clk"] = Pin(clock_out)
+    lan = network.LAN(**kw)
+    lan.active(True)
+    return lan
+
+
+def watchdog():
+    return machine.WDT(timeout=_WATCHDOG_MS)
+
+
+def fatal():
+    time.sleep(2)  # let the console show why
+    machine.reset()
