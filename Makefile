@@ -15,7 +15,12 @@ MP_LIB := $(VENV)/mp-lib
 UMODBUS_URL := https://files.pythonhosted.org/packages/a4/00/ac6cd7ec350915f14cb0caf8fe590f181b629dcd227adc8682678e5803a8/micropython-modbus-2.3.7.tar.gz
 UMODBUS_SHA256 := b9351a66af0ff29dd585900e53827a989dedcb02ec63b1041358165089652271
 
-.PHONY: setup test build lint bench clean
+# The board to bundle and install, and its serial port (make install BOARD=... PORT=...).
+BOARD := wt32-eth01
+PORT := /dev/ttyUSB0
+BUNDLE := build/bundle-$(BOARD)
+
+.PHONY: setup test build lint bench sim bundle install clean
 
 ESP32_TYPING := $(VENV)/esp32-typing
 # The ESP32-only modules: the hardware layer and each board (checked one board at a time,
@@ -63,6 +68,24 @@ test: build lint
 
 bench: setup
 	$(PY) benchmarks/parse.py
+	$(PY) benchmarks/modbus.py
+
+sim: setup
+	$(PY) tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
+
+# What goes on the device: boot.py and main.py as source (MicroPython runs those files),
+# every module as .mpy in lib/, the board's module as lib/board.mpy.
+bundle: build
+	@test -f boards/$(BOARD)/board.py || { echo "no board $(BOARD) in boards/"; exit 1; }
+	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)/lib
+	cp firmware/boot.py firmware/main.py $(BUNDLE)/
+	cp build/firmware/lib/*.mpy $(BUNDLE)/lib/
+	cp build/boards/$(BOARD)/board.mpy $(BUNDLE)/lib/
+	@echo "bundle for $(BOARD) in $(BUNDLE)"
+
+install: bundle
+	$(VENV)/bin/mpremote connect $(PORT) fs cp -r $(BUNDLE)/lib : \
+		+ fs cp $(BUNDLE)/boot.py :boot.py + fs cp $(BUNDLE)/main.py :main.py + reset
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -71,6 +71,16 @@ class Sim:
             time.sleep(0.05)
         raise TimeoutError("no status line\n" + self.output())
 
+    def status_when(self, check, timeout=15):
+        """The first status line, from now on, for which check(status) is true."""
+        end = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < end:
+            st = self.status(timeout=end - time.monotonic())
+            if check(st):
+                return st
+        raise TimeoutError("last status: %s" % st)
+
     def meter(self, frames, **kw):
         m = metersim.MeterSim(self.meter_port, frames, **kw).start()
         self.meters.append(m)

@@ -1,0 +1,204 @@
+"""Modbus benchmarks of issue 3, every figure measured in this run.
+
+- Throughput: one client reading 10 registers in a loop, request/response, for a few
+  seconds: the firmware on the unix port vs a pymodbus async server on CPython serving
+  the same registers (goal >= 1.5x the requests/s); p50 / p99 latency of both.
+- Telegram to register: metersim's last byte of a telegram -> the new total power seen
+  by a client polling as fast as it can (goal p99 <= 20 ms).
+- Heap: the firmware's peak live heap over 1000 telegrams with 4 clients, and the
+  smallest `tools/sim.py --heap` that runs those without failing.
+"""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path[:0] = [os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "core")]
+
+from simfw import Sim, free_ports, metersim, wait_until  # noqa: E402
+
+from support import corpus  # noqa: E402
+
+SECONDS = 3
+READ = 0x8016, 10
+
+
+def request(tid):
+    return struct.pack(">HHHBBHH", tid & 0xFFFF, 0, 6, 1, 3, *READ)
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def loop_client(port, seconds=SECONDS):
+    """(requests per second, p50 ms, p99 ms) of one request/response client."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    lat = []
+    tid = 0
+    t_end = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    while True:
+        t = time.perf_counter()
+        if t > t_end:
+            break
+        tid += 1
+        s.sendall(request(tid))
+        reply = recv_exact(s, 9 + 2 * READ[1])
+        lat.append(time.perf_counter() - t)
+        assert reply[7] == 3, reply
+    elapsed = time.perf_counter() - t0
+    s.close()
+    lat.sort()
+    return len(lat) / elapsed, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
+
+
+def registers(port, addr, count):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, addr, count))
+        reply = recv_exact(s, 9 + 2 * count)
+    return list(struct.unpack(">%dH" % count, reply[9:]))
+
+
+def throughput(tmp):
+    with Sim(tmp, status_every=0) as sim:
+        sim.meter(metersim.split(corpus("dsmr/v5.txt")), interval=1.0)
+        wait_until(lambda: registers(sim.modbus_port, *READ)[:2] != [0, 0])
+        image = {0x8000: registers(sim.modbus_port, 0x8000, 0x30),
+                 0x8100: registers(sim.modbus_port, 0x8100, 8)}
+        ours = loop_client(sim.modbus_port)
+    port = free_ports(1)[0]
+    peer = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmarks", "pymodbus_peer.py"),
+                             str(port), json.dumps(image)])
+    try:
+        wait_until(lambda: _connectable(port), timeout=20)
+        assert registers(port, *READ) == image[0x8000][0x16:0x16 + READ[1]]
+        theirs = loop_client(port)
+    finally:
+        peer.terminate()
+        peer.wait()
+    return ours, theirs
+
+
+def _connectable(port):
+    try:
+        socket.create_connection(("127.0.0.1", port)).close()
+        return True
+    except OSError:
+        return False
+
+
+def total_power(frame):
+    line = frame.split(b"1-0:1.7.0(")[1]
+    return float(line[:line.index(b"*")]) * 1000
+
+
+def telegram_latency(tmp, count=300):
+    frames = metersim.synthetic(count, seed=3)
+    with Sim(tmp, status_every=0) as sim:
+        s = socket.create_connection(("127.0.0.1", sim.modbus_port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        seen = {}  # total power -> first time seen
+        stop = threading.Event()
+
+        def poll():
+            tid = 0
+            while not stop.is_set():
+                tid += 1
+                s.sendall(struct.pack(">HHHBBHH", tid & 0xFFFF, 0, 6, 1, 3, 0x8016, 2))
+                r = recv_exact(s, 13)
+                t = time.monotonic()
+                v = struct.unpack(">f", r[11:13] + r[9:11])[0]
+                seen.setdefault(v, t)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        m = sim.meter(frames, interval=0.05, count=count, loop=False)
+        m.wait(count, timeout=120)
+        time.sleep(0.2)
+        stop.set()
+        poller.join()
+        s.close()
+    lat = []
+    values = [total_power(f) for f in frames]
+    for (t_sent, _), v in zip(m.done, values):
+        if values.count(v) == 1 and v in seen:
+            lat.append(seen[v] - t_sent)
+    lat.sort()
+    return len(lat), lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
+
+
+def heap_run(tmp, heap, telegrams=1000):
+    """Runs telegrams with 4 polling clients; returns the status, or None if it failed."""
+    try:
+        with Sim(tmp, heap=heap) as sim:
+            m = sim.meter(metersim.synthetic(telegrams), interval=0.005, count=telegrams,
+                          loop=False)
+            stop = threading.Event()
+            errors = []
+
+            def poll():
+                try:
+                    while not stop.is_set():
+                        registers(sim.modbus_port, 0x8016, 14)
+                except OSError as e:
+                    errors.append(e)
+
+            clients = [threading.Thread(target=poll, daemon=True) for _ in range(4)]
+            for c in clients:
+                c.start()
+            m.wait(telegrams, timeout=120)
+            wait_until(lambda: sim.status()["meter"]["valid"] == telegrams, timeout=10)
+            stop.set()
+            for c in clients:
+                c.join()
+            st = sim.status()
+            return st if sim.alive() and not errors else None
+    except (AssertionError, TimeoutError, RuntimeError, OSError):
+        return None
+
+
+def smallest_heap(tmp, lo=64, hi=256):
+    """Bisect, in KB, the smallest heap that holds (hi is known to hold)."""
+    while hi - lo > 4:
+        mid = (lo + hi) // 2
+        if heap_run(os.path.join(tmp, "h%d" % mid), "%dk" % mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="sc-bench-")
+    ours, theirs = throughput(os.path.join(tmp, "tp"))
+    print("Modbus TCP, one client reading %d registers in a loop, %d s each:" % (READ[1], SECONDS))
+    print("  firmware on the unix port: %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % ours)
+    print("  pymodbus async on CPython: %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % theirs)
+    ratio = ours[0] / theirs[0]
+    print("  throughput ratio: %.2fx (goal >= 1.5x: %s)" % (ratio, "met" if ratio >= 1.5 else
+                                                            "NOT MET"))
+    n, p50, p99 = telegram_latency(os.path.join(tmp, "lat"))
+    print("Telegram to register (%d telegrams): p50 %.2f ms, p99 %.2f ms (goal p99 <= 20 ms: %s)"
+          % (n, p50, p99, "met" if p99 <= 20 else "NOT MET"))
+    st = heap_run(os.path.join(tmp, "heap"), "256k")
+    print("Heap, 1000 telegrams with 4 clients (256 KB heap): peak live %d bytes, live now %d"
+          % (st["heap"]["peak_live"], st["heap"]["live"]))
+    print("Smallest --heap that runs 1000 telegrams with 4 clients: %d KB" % smallest_heap(tmp))
+
+
+if __name__ == "__main__":
+    main()
