@@ -190,6 +190,27 @@ def test_idle_clients_are_closed(tmp_path):
         sim.status_when(lambda st: st["modbus"]["timeouts"] == 1)
 
 
+def test_a_client_that_never_reads_its_answers_is_closed(tmp_path):
+    with Sim(tmp_path, {"Modbus": {"IdleTimeout": 1}}) as sim:
+        flood = socket.socket()
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        flood.connect(("127.0.0.1", sim.modbus_port))
+        flood.settimeout(10)
+        req = struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, 0, 125)  # 259-byte answers
+        try:
+            for _ in range(20000):
+                flood.sendall(req * 10)
+        except OSError:
+            pass  # closed by the firmware (or our send timed out against a full window)
+        st = sim.status_when(lambda st: st["modbus"]["clients"] == 0 and
+                             st["modbus"]["timeouts"] == 1)
+        assert st["heap"]["live"] < 200 * 1024
+        client = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, retries=0)
+        assert client.connect() and not client.read_holding_registers(0x8016, count=2).isError()
+        client.close()
+        flood.close()
+
+
 HEAP_LIMIT = "160k"  # the smallest that holds is reported by make bench
 
 

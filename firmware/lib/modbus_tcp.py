@@ -3,7 +3,7 @@
 Each connection reads into its own buffer and answers every complete MBAP frame in it,
 so partial and pipelined frames both work. A frame that cannot be Modbus (protocol id
 not 0, a length outside 2..254) closes that connection only; so does silence longer
-than the idle timeout. Every answer is built from the register image current when the
+than the idle timeout, or answers left unread that long. Every answer is built from the register image current when the
 frame is handled, which is immutable: one response, one telegram.
 """
 import asyncio
@@ -19,6 +19,15 @@ _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
 _IN = const(2 * _MAX_FRAME)
 _OUT = _MBAP + modbus.MAX_ANSWER
+
+
+def _unsent(writer):
+    """Bytes the socket has not taken yet. Answers are small: almost always none, and
+    then nothing needs to wait (the next read yields to the other tasks)."""
+    try:
+        return len(writer.out_buf)  # MicroPython queues them on the stream
+    except AttributeError:
+        return writer.transport.get_write_buffer_size()
 
 
 class ModbusServer:
@@ -82,7 +91,9 @@ class ModbusServer:
             if i:
                 buf[:n - i] = buf[i:n]
                 n -= i
-                await writer.drain()
+                if _unsent(writer):
+                    # A client that stops reading its answers must not hold a slot forever.
+                    await asyncio.wait_for(writer.drain(), self._idle)
 
     def _answer(self, buf, i, length, out):
         """The response ADU to the frame at buf[i:] in out; returns its length."""

@@ -49,6 +49,32 @@ def test_latest_latches_staleness_until_the_next_telegram():
     assert lt.fresh(69999) and not lt.fresh(70000)
 
 
+async def _waiters():
+    lt = Latest(30000, 0)
+    woken = []
+
+    async def consumer(k):
+        await lt.wait()
+        woken.append((k, lt.count))
+
+    tasks = [asyncio.create_task(consumer(k)) for k in range(3)]
+    await asyncio.sleep(0)
+    assert woken == []
+    lt.update({"power_w": 1}, (), 5)
+    await asyncio.gather(*tasks)
+    assert sorted(woken) == [(0, 1), (1, 1), (2, 1)]
+    # The event was cleared: a new wait blocks until the next telegram.
+    late = asyncio.create_task(lt.wait())
+    await asyncio.sleep(0.01)
+    assert not late.done()
+    lt.update({}, (), 6)
+    await late
+
+
+def test_consumers_wait_for_the_next_telegram():
+    asyncio.run(_waiters())
+
+
 def _frame(tid, unit, pdu):
     return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
 
