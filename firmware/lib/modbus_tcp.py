@@ -3,8 +3,9 @@
 Each connection reads into its own buffer and answers every complete MBAP frame in it,
 so partial and pipelined frames both work. A frame that cannot be Modbus (protocol id
 not 0, a length outside 2..254) closes that connection only; so does silence longer
-than the idle timeout, or answers left unread that long. Every answer is built from the register image current when the
-frame is handled, which is immutable: one response, one telegram.
+than the idle timeout, or answers left unread that long. Every answer is built from
+the register image current when the frame is handled, which is immutable: one
+response, one telegram.
 """
 import asyncio
 
