@@ -1,5 +1,6 @@
 """The real firmware under load and abuse: several pymodbus clients, the umodbus client on
 the unix port, P1 out and the raw stream, hostile connections, and a heap limit."""
+import json
 import os
 import random
 import socket
@@ -71,7 +72,7 @@ def test_umodbus_client_on_the_unix_port_reads_the_same_values(tmp_path):
                                str(sim.modbus_port)], env=env, capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 0, proc.stderr
-        assert [eval(line) for line in proc.stdout.split("\n") if line] == want
+        assert [json.loads(line) for line in proc.stdout.split("\n") if line] == want
         assert f32_cdab(want[1][:2]) == 244.0
 
 

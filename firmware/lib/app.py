@@ -63,13 +63,13 @@ class App:
         d = self.meter.decoder
         f = d.framer
         m = self.modbus
+        now = clock.ms()
         return {
             "meter": {"valid": d.valid, "rejected": d.rejected, "last_error": d.last_error,
                       "frames": f.frames, "dropped": f.dropped, "oversized": f.oversized,
                       "noise": f.noise, "bytes": self.meter.bytes,
                       "line": self.meter.detect.state, "setting": self.meter.detect.index,
-                      "age_ms": clock.ms() - self.latest.at, "fresh": self.latest.fresh(
-                          clock.ms())},
+                      "age_ms": now - self.latest.at, "fresh": self.latest.fresh(now)},
             "modbus": {"clients": m.clients, "connections": m.connections,
                        "refused": m.refused, "garbage": m.garbage, "timeouts": m.timeouts,
                        "requests": m.requests, "exceptions": m.exceptions},

@@ -24,10 +24,11 @@ class Decoder:
         self.rejected = 0
         self.last_error = None
 
-    def feed(self, data, now):
-        """Consume a chunk of meter bytes received at now (UTC epoch seconds)."""
+    def feed(self, data, now, n=-1):
+        """Consume data[0:n] (all of it when n < 0), meter bytes received at now (UTC
+        epoch seconds)."""
         self._now = now
-        self.framer.feed(data)
+        self.framer.feed(data, n)
 
     def parse(self, kind, buf, n, raw=None):
         """Parse one frame; raises ValueError with the reason when it is refused."""

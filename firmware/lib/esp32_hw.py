@@ -43,13 +43,12 @@ class MeterPort:
 
     def configure(self, setting):
         baud, bits, parity, stop = setting
-        inv = (UART.INV_RX | (UART.INV_TX if self._tx is not None else 0)) if self._invert else 0
-        if self._tx is None:
-            self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop, rx=self._rx,
-                            rxbuf=_UART_RXBUF, invert=inv)
-        else:
-            self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop, rx=self._rx,
-                            tx=self._tx, rxbuf=_UART_RXBUF, invert=inv)
+        kw = {"baudrate": baud, "bits": bits, "parity": parity, "stop": stop, "rx": self._rx,
+              "rxbuf": _UART_RXBUF, "invert": UART.INV_RX if self._invert else 0}
+        if self._tx is not None:
+            kw["tx"] = self._tx
+            kw["invert"] |= UART.INV_TX if self._invert else 0
+        self._uart.init(**kw)
 
     async def readinto(self, buf):
         return await self._stream.readinto(buf) or 0

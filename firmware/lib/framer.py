@@ -39,9 +39,11 @@ class Framer:
         self.oversized = 0
         self.noise = 0  # bytes outside any frame
 
-    def feed(self, data):
-        """Consume one chunk (bytes or bytearray)."""
-        n = len(data)
+    def feed(self, data, n=-1):
+        """Consume one chunk: data[0:n] (bytes or bytearray; n < 0: all of it). A reused
+        read buffer is passed whole with its fill, so no chunk is copied to be framed."""
+        if n < 0:
+            n = len(data)
         mv = memoryview(data)
         pos = 0
         while pos < n:
@@ -50,12 +52,13 @@ class Framer:
                 pos = self._start(data, pos, n)
             elif st == DSMR:
                 # 0x02 is data in the ident line (Iskra IE), a TIC frame start after it.
-                lf = -1 if self._body else data.find(b"\n", pos)
-                slash = data.find(b"/", pos)
-                bang = data.find(b"!", pos)
+                lf = -1 if self._body else data.find(b"\n", pos, n)
+                slash = data.find(b"/", pos, n)
+                bang = data.find(b"!", pos, n)
                 stx = -1
                 if self._stx:
-                    stx = data.find(self._stx, pos if self._body else (n if lf < 0 else lf + 1))
+                    start = pos if self._body else (n if lf < 0 else lf + 1)
+                    stx = data.find(self._stx, start, n)
                 first = _earliest(slash, bang, stx, n)
                 if 0 <= lf < first:
                     self._body = True
@@ -70,7 +73,7 @@ class Framer:
                     self._restart()
                     pos = first
             elif st == _DSMR_TAIL:
-                lf = data.find(b"\n", pos)
+                lf = data.find(b"\n", pos, n)
                 end = n if lf < 0 else lf + 1
                 if self._tail + end - pos > _TAIL_MAX:
                     self.dropped += 1
@@ -81,9 +84,9 @@ class Framer:
                 if lf >= 0:
                     self._emit(DSMR)
             else:
-                stx = data.find(b"\x02", pos)
-                etx = data.find(b"\x03", pos)
-                eot = data.find(b"\x04", pos)
+                stx = data.find(b"\x02", pos, n)
+                etx = data.find(b"\x03", pos, n)
+                eot = data.find(b"\x04", pos, n)
                 first = _earliest(stx, etx, eot, n)
                 if first == n:
                     pos = self._append(mv, pos, n)
@@ -100,8 +103,8 @@ class Framer:
                     pos = eot + 1
 
     def _start(self, data, pos, n):
-        slash = data.find(self._slash, pos) if self._slash else -1
-        stx = data.find(self._stx, pos) if self._stx else -1
+        slash = data.find(self._slash, pos, n) if self._slash else -1
+        stx = data.find(self._stx, pos, n) if self._stx else -1
         if slash < 0 and stx < 0:
             self.noise += n - pos
             return n

@@ -39,8 +39,7 @@ class Meter:
             for out in self._outputs:
                 out(chunk)
             self.bytes += n
-            # The framer searches with find(), which memoryviews lack.
-            self.decoder.feed(buf if n == _CHUNK else buf[:n], time.time())
+            self.decoder.feed(buf, time.time(), n)
 
     def tick(self, now):
         """Housekeeping, about once a second: notices a meter that went silent."""

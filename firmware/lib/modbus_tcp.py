@@ -90,7 +90,8 @@ class ModbusServer:
                 writer.write(out[:self._answer(buf, i, length, out)])
                 i = end
             if i:
-                buf[:n - i] = buf[i:n]
+                if i < n:  # keep the start of the next frame
+                    buf[:n - i] = buf[i:n]
                 n -= i
                 if _unsent(writer):
                     # A client that stops reading its answers must not hold a slot forever.

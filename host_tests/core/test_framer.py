@@ -27,6 +27,20 @@ def test_every_chunking_yields_the_same_frames():
         assert got == whole, chunk
 
 
+def test_a_reused_read_buffer_frames_only_its_fill():
+    names = corpus_names("dsmr") + corpus_names("tic")
+    stream = b"noise" + b"\r\n".join(corpus(n) for n in names)
+    whole, _ = frames_of(stream, len(stream))
+    got = []
+    f = Framer(lambda kind, buf, n: got.append((kind, n, crc16(buf, 0, n))))
+    buf = bytearray(b"/!\x02\x03" * 128)  # stale bytes past the fill must not count
+    for i in range(0, len(stream), 97):
+        part = stream[i:i + 97]
+        buf[:len(part)] = part
+        f.feed(buf, len(part))
+    assert got == whole
+
+
 def test_iskra_stx_inside_a_telegram_is_data():
     data = corpus("dsmr/iskra_ie.txt")
     got, _ = frames_of(data, 5)
