@@ -22,7 +22,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "core")]
 
 from simfw import Sim, free_ports, metersim, wait_until  # noqa: E402
-
 from support import corpus  # noqa: E402
 
 SECONDS = 3

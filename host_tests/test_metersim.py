@@ -5,9 +5,8 @@ import socket
 import subprocess
 import sys
 
-from simfw import metersim
-
 from decoder import Decoder
+from simfw import metersim
 from support import corpus, corpus_names
 from tools import ROOT
 

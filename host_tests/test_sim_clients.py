@@ -10,8 +10,8 @@ import threading
 import time
 
 from pymodbus.client import ModbusTcpClient
-from simfw import Sim, metersim, wait_until
 
+from simfw import Sim, metersim, wait_until
 from support import corpus
 from tools import MICROPYTHON, MP_LIB, ROOT
 

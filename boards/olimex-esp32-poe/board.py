@@ -1,7 +1,20 @@
 """Olimex ESP32-POE (LAN8720, PHY address 0, the ESP32 drives the 50 MHz clock on GPIO17)
 as a Smart Connect P1/A1. Wiring: README.md."""
 import esp32_hw
-from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+from esp32_hw import (
+    CONFIG_PATH,
+    HOST,
+    IDENTITY_DIR,
+    MODBUS_PORT,
+    RAW_PORT,
+    STATUS_EVERY,
+    default_serial,
+    fatal,
+    network_time,
+    reset,
+    set_clock,
+    watchdog,
+)
 
 NAME = "olimex-esp32-poe"
 METER = "p1"
@@ -13,7 +26,8 @@ LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
 BUTTON = 34  # the board's BUT1
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
 
-__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
+           "default_serial", "fatal", "network_time", "reset", "set_clock", "watchdog")
 
 
 def boot():

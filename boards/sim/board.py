@@ -7,6 +7,7 @@ so configure() only records them. Ports come from the environment sim.py sets.
 import asyncio
 import os
 import sys
+import time
 
 from fanout import Fanout
 
@@ -25,11 +26,31 @@ RAW_PORT = _env("RAW_PORT", 8088)
 P1_OUT_PORT = _env("P1_OUT_PORT", 8089)
 METER_PORT = _env("METER_PORT", 8090)
 STATUS_EVERY = _env("STATUS_EVERY", 0)  # seconds between status lines on stdout, 0 = none
+NTP = _env("NTP", "on")  # off: no network time, the meter's clock has to stand in
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
+IDENTITY_DIR = "identity"
+REBOOT_EXIT = 75  # tools/sim.py starts the firmware again when it exits with this code
 
 
 def boot():
     pass
+
+
+def default_serial():
+    return "SIM000000001"
+
+
+async def network_time():
+    """The host's clock stands in for SNTP."""
+    return None if NTP == "off" else int(time.time())
+
+
+def set_clock(epoch):
+    pass  # TLS on the unix port checks certificates against the host's clock
+
+
+def reset():
+    sys.exit(REBOOT_EXIT)
 
 
 def watchdog():

@@ -1,7 +1,20 @@
 """WT32-ETH01 (ESP32 + LAN8720, PHY address 1, 50 MHz clock from the PHY on GPIO0) as a
 Smart Connect P1/A1. Wiring: README.md."""
 import esp32_hw
-from esp32_hw import CONFIG_PATH, HOST, MODBUS_PORT, RAW_PORT, STATUS_EVERY, fatal, watchdog
+from esp32_hw import (
+    CONFIG_PATH,
+    HOST,
+    IDENTITY_DIR,
+    MODBUS_PORT,
+    RAW_PORT,
+    STATUS_EVERY,
+    default_serial,
+    fatal,
+    network_time,
+    reset,
+    set_clock,
+    watchdog,
+)
 
 NAME = "wt32-eth01"
 METER = "p1"
@@ -13,7 +26,8 @@ LED_RED, LED_GREEN, LED_BLUE = 15, 32, 33
 BUTTON = 39  # input only, external pull-up, pressed = low
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
 
-__all__ = ("CONFIG_PATH", "HOST", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "fatal", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
+           "default_serial", "fatal", "network_time", "reset", "set_clock", "watchdog")
 
 
 def boot():

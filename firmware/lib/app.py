@@ -1,6 +1,7 @@
-"""The firmware as a whole: reads the configuration, starts the meter input, the raw
-stream and the Modbus server, and keeps house (line detection, staleness, watchdog,
-status). The board module supplies everything that differs per hardware.
+"""The firmware as a whole: reads the configuration and identity, starts the meter input,
+the raw stream, the Modbus server, time sync and MQTT, and keeps house (line detection,
+staleness, watchdog, status). The board module supplies everything that differs per
+hardware.
 """
 import asyncio
 import gc
@@ -10,25 +11,35 @@ import sys
 import board
 import clock
 import config
+import timesync
+from device_identity import Identity
 from fanout import Fanout
 from framer import DSMR, TIC
 from latest import Latest
 from meter import Meter
 from modbus_tcp import ModbusServer
+from publisher import Publisher
+from version import VERSION
+from wallclock import WallClock
 
 
 class App:
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
+        self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         mb = self.config["Modbus"]
         now = clock.ms()
+        self.wall = WallClock()
         self.latest = Latest(mb["StaleAfter"] * 1000, now)
         self.raw = Fanout()
         self.port = board.meter_port()
         self.meter = Meter(self.port, DSMR if board.METER == "p1" else TIC, self.latest,
-                           self.config["MeterType"], clock.ms, (self.raw.publish,))
+                           self.config["MeterType"], clock.ms, self._wall_time,
+                           (self.raw.publish,))
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"])
+        self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
+                              clock.ms, board.reset, board.NAME, VERSION)
         self.watchdog = board.watchdog()
         self.heap_peak = 0
 
@@ -38,11 +49,18 @@ class App:
         await self.modbus.start(board.MODBUS_PORT, board.HOST)
         for e in self.config_errors:
             print("config:", e)
-        print("smart-connect up: board %s, modbus %d, raw %d" % (
-            board.NAME, board.MODBUS_PORT, board.RAW_PORT))
+        if self.identity.error:
+            print("identity:", self.identity.error)
+        print("smart-connect up: %s, board %s, serial %s, modbus %d, raw %d" % (
+            VERSION, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
-        await asyncio.gather(self.meter.run(), self._housekeeping())
+        await asyncio.gather(
+            self.meter.run(), self._housekeeping(), self.mqtt.run(),
+            timesync.run(self.wall, board.network_time, board.set_clock, self.latest, clock.ms))
+
+    def _wall_time(self):
+        return self.wall.now(clock.ms())
 
     async def _housekeeping(self):
         tick = 0
@@ -75,6 +93,9 @@ class App:
                        "requests": m.requests, "exceptions": m.exceptions},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
+            "mqtt": self.mqtt.status(now),
+            "device": {"serial": self.identity.serial, "version": VERSION,
+                       "board": board.NAME, "time": self.wall.now(now)},
             "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
             "config_errors": self.config_errors,
         }

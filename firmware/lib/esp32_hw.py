@@ -1,17 +1,23 @@
-"""The ESP32 hardware layer: meter UART, P1 out, Ethernet, watchdog, restart.
+"""The ESP32 hardware layer: meter UART, P1 out, Ethernet, clock, watchdog, restart.
 
 Thin on purpose: everything above the UART is the portable core. Board modules
 (boards/<name>/board.py) pass their pins here and take the shared settings below.
 """
 import asyncio
+import binascii
+import socket
 import time
 
 import machine
 import network
 from machine import UART, Pin
 
+import sntp
+
 HOST = "0.0.0.0"
 CONFIG_PATH = "/config.json"
+IDENTITY_DIR = "/identity"
+NTP_HOST = "pool.ntp.org"
 MODBUS_PORT = 502
 RAW_PORT = 8088
 STATUS_EVERY = 0  # no status lines on the console (mpremote users can ask the API)
@@ -71,6 +77,31 @@ def ethernet(mdc, mdio, phy_addr, power=None, clock_out=None):
     lan = network.LAN(**kw)
     lan.active(True)
     return lan
+
+
+def default_serial():
+    """The base MAC as 12 hex digits (SPEC section 10), for a device never provisioned."""
+    return binascii.hexlify(machine.unique_id()).decode().upper()
+
+
+async def network_time():
+    try:
+        # lwIP resolves names in a blocking call (bounded by its DNS timeout); the
+        # query itself waits without blocking.
+        addr = socket.getaddrinfo(NTP_HOST, 123)[0][-1]
+    except OSError:
+        return None
+    return await sntp.query(addr)
+
+
+def set_clock(epoch):
+    """The RTC is what mbedtls checks certificate validity against."""
+    tm = time.gmtime(epoch)
+    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
+
+
+def reset():
+    machine.reset()
 
 
 def watchdog():

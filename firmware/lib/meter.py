@@ -3,8 +3,6 @@
 Every byte goes out unchanged before it is parsed, valid or not (SPEC section 2). Each
 valid telegram becomes one register image, built here once so Modbus only copies.
 """
-import time
-
 import registers
 from decoder import Decoder
 from framer import DSMR
@@ -14,13 +12,16 @@ _CHUNK = 512
 
 
 class Meter:
-    def __init__(self, port, kind, latest, template, clock, outputs=()):
+    def __init__(self, port, kind, latest, template, clock, wall, outputs=()):
         """port: the board's meter port (configure, readinto, p1_out). kind: framer.DSMR
-        for a P1 port, framer.TIC for a Linky port. outputs: callables getting every chunk."""
+        for a P1 port, framer.TIC for a Linky port. wall(): UTC epoch or None while the
+        clock is unset, the ts of readings whose meter sends no time. outputs: callables
+        getting every chunk."""
         self.port = port
         self.latest = latest
         self.template = template
         self._clock = clock
+        self._wall = wall
         self._outputs = outputs
         self.decoder = Decoder(self._reading, self._reject, kinds=kind)
         self.detect = LineDetect(P1 if kind == DSMR else TIC, clock() // 1000)
@@ -39,7 +40,7 @@ class Meter:
             for out in self._outputs:
                 out(chunk)
             self.bytes += n
-            self.decoder.feed(buf, time.time(), n)
+            self.decoder.feed(buf, self._wall(), n)
 
     def tick(self, now):
         """Housekeeping, about once a second: notices a meter that went silent."""

@@ -1,0 +1,197 @@
+"""MQTT publishing (SPEC section 6): one session at a time to the configured broker over
+verified TLS, reconnected forever with backoff; readings, retained online/offline status
+with last will, remote commands, Home Assistant discovery.
+
+Only the newest reading waits to be sent: if the broker is slower than the meter the
+readings in between are skipped (and counted), so nothing queues without bound, and the
+meter input and Modbus never wait on MQTT.
+"""
+import asyncio
+import json
+
+import config
+import discovery
+import reading
+import tlsconn
+from backoff import Backoff
+from mqtt import MqttError, Session
+
+INSTANT_KEYS = ("ts", "power_w", "power_import_w", "power_export_w",
+                "power_l1_w", "power_l2_w", "power_l3_w",
+                "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
+                "current_l1_a", "current_l2_a", "current_l3_a", "avg_demand_w")
+COUNTER_KEYS = ("ts", "energy_import_kwh", "energy_export_kwh",
+                "energy_import_t1_kwh", "energy_import_t2_kwh",
+                "energy_export_t1_kwh", "energy_export_t2_kwh", "tariff",
+                "gas_m3", "gas_ts", "water_m3", "water_ts")
+COUNTERS_EVERY_MS = 60 * 1000  # counters change slowly; readings go out every telegram
+KEEPALIVE_S = 60
+TIMEOUT_S = 10  # connect, TLS handshake, CONNACK, each write and each acknowledgement
+STABLE_MS = 30 * 1000  # a session that lasted this long starts the backoff over
+
+
+class Publisher:
+    def __init__(self, cfg, identity, latest, wall, clock, reset, model, version):
+        """cfg: the MQTT config section. reset(): the board's reboot (remote command)."""
+        self.cfg = cfg
+        self.identity = identity
+        self.latest = latest
+        self._wall = wall
+        self._clock = clock
+        self._reset = reset
+        self._model = model
+        self._version = version
+        base = "devices/%s/smart-connect/%s/" % (cfg["Site"], identity.serial)
+        self.topic_data = base + "data/instantaneous"
+        self.topic_counters = base + "data/counters"
+        self.topic_status = base + "status"
+        self.topic_command = base + "command"
+        self.topic_result = base + "command/result"
+        self.state = "enabled" if cfg["Enabled"] else "disabled"
+        self.last_error = None
+        self.sent = 0
+        self.skipped = 0
+        self.connects = 0
+        self.failures = 0
+        self.retry_at = None
+        self._backoff = Backoff()
+        self._command = None
+        self._fail = None
+
+    def status(self, now):
+        return {"enabled": self.cfg["Enabled"], "state": self.state,
+                "connected": self.state == "connected", "broker": self.cfg["Broker"],
+                "last_error": self.last_error, "sent": self.sent, "skipped": self.skipped,
+                "connects": self.connects, "failures": self.failures,
+                "retry_in_ms": max(0, self.retry_at - now) if self.state == "retrying"
+                else None, "clock": self._wall.source}
+
+    async def run(self):
+        if not self.cfg["Enabled"]:
+            return
+        err = self.identity.error
+        try:
+            host, port = config.broker_address(self.cfg["Broker"])
+        except ValueError as e:
+            err = "MQTT.Broker: %s" % e
+        if err:
+            self.state = "error"
+            self.last_error = err
+            return
+        user, password = self.cfg["Username"], self.cfg["Password"]
+        if not (user and password):  # mutual TLS unless both are set
+            user = password = None
+        ctx = None
+        while True:
+            if not self._wall.valid():
+                self.state = "waiting for clock"
+                await asyncio.sleep(1)
+                continue
+            started = self._clock()
+            try:
+                if ctx is None:
+                    ctx = tlsconn.context(self.identity, client_cert=user is None)
+                await self._session(host, port, ctx, user, password)
+            except (MqttError, OSError, ValueError, EOFError) as e:
+                self.last_error = tlsconn.error_text(e)
+            self.failures += 1
+            now = self._clock()
+            if now - started >= STABLE_MS:
+                self._backoff.reset()
+            delay = self._backoff.next()
+            self.state = "retrying"
+            self.retry_at = now + delay
+            await asyncio.sleep(delay / 1000)
+
+    async def _session(self, host, port, ctx, user, password):
+        self.state = "connecting"
+        r, w = await tlsconn.open_connection(host, port, ctx, TIMEOUT_S)
+        reader = None
+        try:
+            s = Session(r, w, self._on_command, TIMEOUT_S)
+            await s.connect(self.identity.serial, KEEPALIVE_S, user, password,
+                            (self.topic_status, "offline", True))
+            self._fail = None
+            reader = asyncio.create_task(self._read(s))
+            await self._publish(s, self.topic_status, "online", 1, True)
+            await s.subscribe(self.topic_command, 1)
+            self.connects += 1
+            self.state = "connected"
+            self.last_error = None
+            await self._publish_loop(s)
+        finally:
+            if reader is not None:
+                reader.cancel()
+            w.close()
+            try:
+                await w.wait_closed()
+            except (OSError, ValueError):
+                pass
+
+    async def _read(self, s):
+        try:
+            await s.run()
+        except (MqttError, OSError, ValueError, EOFError) as e:
+            self._fail = e
+
+    async def _publish(self, s, topic, payload, qos=0, retain=False):
+        await s.publish(topic, payload, qos, retain)
+        self.sent += 1
+
+    async def _publish_loop(self, s):
+        latest = self.latest
+        seen = latest.count - 1 if latest.reading is not None else latest.count
+        counters_at = None
+        announced = not self.cfg["HomeAssistant"]
+        while True:
+            if self._fail is not None:
+                raise self._fail
+            if self._command is not None:
+                await self._run_command(s)
+            if latest.count == seen:
+                try:
+                    await asyncio.wait_for(latest.wait(), 1)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            self.skipped += latest.count - seen - 1
+            seen = latest.count
+            r = latest.reading
+            await self._publish(s, self.topic_data, reading.to_json(r, INSTANT_KEYS))
+            now = self._clock()
+            if counters_at is None or now - counters_at >= COUNTERS_EVERY_MS:
+                await self._publish(s, self.topic_counters, reading.to_json(r, COUNTER_KEYS))
+                counters_at = now
+            if not announced:  # after the first reading: it says which sensors exist
+                for topic, payload in discovery.messages(
+                        self.identity.serial, (self.topic_data, self.topic_counters,
+                                               self.topic_status),
+                        self._model, self._version, r):
+                    await self._publish(s, topic, payload, 1, True)
+                announced = True
+
+    def _on_command(self, topic, payload):
+        """From the session's reader: remembered here, carried out by the publish loop."""
+        try:
+            text = payload.decode().strip()
+            if text.startswith("{"):
+                text = json.loads(text)["command"]
+        except (ValueError, KeyError, TypeError):
+            text = "?"
+        self._command = str(text)
+
+    async def _run_command(self, s):
+        cmd, self._command = self._command, None
+        if cmd == "reboot":
+            result = "rebooting"
+        elif cmd == "update":
+            result = "error: firmware update over MQTT is not available in this version"
+        else:
+            result = "error: unknown command (known: reboot)"
+        await self._publish(s, self.topic_result, json.dumps(
+            {"command": cmd, "result": result}), 1)
+        if cmd == "reboot":
+            # Offline now, not by the last will: the broker drops it on a clean disconnect.
+            await self._publish(s, self.topic_status, "offline", 1, True)
+            await s.disconnect()
+            self._reset()
