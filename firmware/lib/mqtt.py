@@ -150,6 +150,8 @@ class Session:
             first, body = await asyncio.wait_for(self._read(), self._timeout)
         except asyncio.TimeoutError:
             raise MqttError("broker did not answer CONNECT") from None
+        except EOFError:
+            raise MqttError("broker closed the connection before CONNACK") from None
         if first != _CONNACK or len(body) != 2:
             raise MqttError("protocol error: expected CONNACK")
         if body[1]:
