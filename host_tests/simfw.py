@@ -28,7 +28,7 @@ def free_ports(n):
 class Sim:
     """tools/sim.py in a subprocess with free ports; the meter is fed by the test."""
 
-    def __init__(self, flash, config=None, input="p1", heap="200k", status_every=1):
+    def __init__(self, flash, config=None, input="p1", heap="200k", status_every=1, args=()):
         os.makedirs(flash, exist_ok=True)
         if config is not None:
             with open(os.path.join(flash, "config.json"), "w") as f:
@@ -40,6 +40,7 @@ class Sim:
                "--meter-port", str(self.meter_port), "--status-every", str(status_every)]
         if heap:
             cmd += ["--heap", heap]
+        cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, bufsize=1)
         self.lines = []
@@ -85,6 +86,11 @@ class Sim:
         m = metersim.MeterSim(self.meter_port, frames, **kw).start()
         self.meters.append(m)
         return m
+
+    def firmware_pid(self):
+        """The MicroPython process sim.py runs (its only child)."""
+        with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+            return int(f.read().split()[0])
 
     def alive(self):
         return self.proc.poll() is None

@@ -33,7 +33,20 @@ REBOOT_EXIT = 75  # tools/sim.py starts the firmware again when it exits with th
 
 
 def boot():
-    pass
+    _presize_poller()
+
+
+def _presize_poller(fds=64):
+    """Works around a MicroPython 1.28 unix-port bug: when select.poll's table of file
+    descriptors is reallocated, poll_set_add_fd re-bases every entry's pollfd pointer,
+    also the NULL of objects without a descriptor (TLS sockets), which then crash
+    ipoll. Growing the table once, before any TLS socket exists, means it never moves.
+    (The ESP32 build polls without that table.)"""
+    poller = asyncio.core._io_queue.poller
+    for fd in range(1000, 1000 + fds):
+        poller.register(fd)
+    for fd in range(999 + fds, 999, -1):  # last slot first: the table's used size drops to 0
+        poller.unregister(fd)
 
 
 def default_serial():

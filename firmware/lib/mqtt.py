@@ -198,8 +198,10 @@ class Session:
                 self._pinged = True
                 await self._send(bytes((_PINGREQ, 0)))
                 continue
-            except (EOFError, OSError) as e:
-                raise MqttError("connection lost: %s" % (str(e) or type(e).__name__)) from None
+            except EOFError:
+                raise MqttError("connection closed by the broker") from None
+            except OSError as e:
+                raise MqttError("connection lost: %s" % e) from None
             self._pinged = False
             kind = first & 0xF0
             if kind == _PUBLISH:

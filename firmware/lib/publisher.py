@@ -73,7 +73,7 @@ class Publisher:
         try:
             host, port = config.broker_address(self.cfg["Broker"])
         except ValueError as e:
-            err = "MQTT.Broker: %s" % e
+            err = "MQTT.Broker: %s" % (e if self.cfg["Broker"] else "not set")
         if err:
             self.state = "error"
             self.last_error = err
