@@ -20,7 +20,7 @@ BOARD := wt32-eth01
 PORT := /dev/ttyUSB0
 BUNDLE := build/bundle-$(BOARD)
 
-.PHONY: setup test build lint bench sim bundle install clean
+.PHONY: setup system test build lint bench sim bundle install clean
 
 ESP32_TYPING := $(VENV)/esp32-typing
 # The ESP32-only modules: the hardware layer and each board (checked one board at a time,
@@ -47,6 +47,12 @@ $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
 	rm $(MP_LIB)/umodbus.tar.gz
 	touch $@
 
+# The real MQTT broker the tests and benchmarks run against (Debian's mosquitto, which also
+# brings mosquitto_passwd); installed when missing (CI runs as root).
+system:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+
 build: setup
 	@rm -rf build && mkdir -p build
 	@for f in $(FIRMWARE); do \
@@ -63,12 +69,13 @@ lint: setup
 	done
 	@echo "mypy: $(words $(ESP32_BOARDS)) ESP32 boards and the hardware layer match the ESP32 stubs"
 
-test: build lint
+test: system build lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
-bench: setup
+bench: setup system
 	$(PY) benchmarks/parse.py
 	$(PY) benchmarks/modbus.py
+	$(PY) benchmarks/mqtt.py
 
 sim: setup
 	$(PY) tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
@@ -83,8 +90,10 @@ bundle: build
 	cp build/boards/$(BOARD)/board.mpy $(BUNDLE)/lib/
 	@echo "bundle for $(BOARD) in $(BUNDLE)"
 
+# IDENTITY=DIR also copies the identity tools/provision.py --out DIR made (first install).
 install: bundle
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r $(BUNDLE)/lib : \
+		$(if $(IDENTITY),+ fs cp -r $(IDENTITY)/identity :) \
 		+ fs cp $(BUNDLE)/boot.py :boot.py + fs cp $(BUNDLE)/main.py :main.py + reset
 
 clean:

@@ -78,7 +78,8 @@ class Broker:
             f.write("\n".join((
                 "per_listener_settings true",
                 "persistence false",
-                "user %s" % getpass.getuser(),  # root would drop to mosquitto: no access to the test dir
+                # As root it would drop to user mosquitto, who cannot read the test's folder.
+                "user %s" % getpass.getuser(),
                 "log_dest stdout",
                 "log_type all",
                 "listener %d 127.0.0.1" % self.mtls_port,
@@ -104,7 +105,7 @@ class Broker:
                 return
             except OSError:
                 if time.monotonic() > end or self.proc.poll() is not None:
-                    raise RuntimeError("mosquitto did not start: " + self.output())
+                    raise RuntimeError("mosquitto did not start: " + self.output()) from None
                 time.sleep(0.05)
 
     def kill(self):

@@ -18,7 +18,6 @@ from framer import DSMR, TIC
 from latest import Latest
 from meter import Meter
 from modbus_tcp import ModbusServer
-from publisher import Publisher
 from version import VERSION
 from wallclock import WallClock
 
@@ -38,8 +37,12 @@ class App:
                            self.config["MeterType"], clock.ms, self._wall_time,
                            (self.raw.publish,))
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"])
-        self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
-                              clock.ms, board.reset, board.NAME, VERSION)
+        self.mqtt = None
+        if self.config["MQTT"]["Enabled"]:
+            # Imported only here: the MQTT and TLS code holds ~25 KB of heap.
+            from publisher import Publisher
+            self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
+                                  clock.ms, board.reset, board.NAME, VERSION)
         self.watchdog = board.watchdog()
         self.heap_peak = 0
 
@@ -55,9 +58,12 @@ class App:
             VERSION, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
-        await asyncio.gather(
-            self.meter.run(), self._housekeeping(), self.mqtt.run(),
-            timesync.run(self.wall, board.network_time, board.set_clock, self.latest, clock.ms))
+        tasks = [self.meter.run(), self._housekeeping(),
+                 timesync.run(self.wall, board.network_time, board.set_clock, self.latest,
+                              clock.ms)]
+        if self.mqtt:
+            tasks.append(self.mqtt.run())
+        await asyncio.gather(*tasks)
 
     def _wall_time(self):
         return self.wall.now(clock.ms())
@@ -93,7 +99,8 @@ class App:
                        "requests": m.requests, "exceptions": m.exceptions},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
-            "mqtt": self.mqtt.status(now),
+            "mqtt": self.mqtt.status(now) if self.mqtt else {"enabled": False,
+                                                              "state": "disabled"},
             "device": {"serial": self.identity.serial, "version": VERSION,
                        "board": board.NAME, "time": self.wall.now(now)},
             "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},

@@ -32,7 +32,8 @@ STABLE_MS = 30 * 1000  # a session that lasted this long starts the backoff over
 
 class Publisher:
     def __init__(self, cfg, identity, latest, wall, clock, reset, model, version):
-        """cfg: the MQTT config section. reset(): the board's reboot (remote command)."""
+        """cfg: the MQTT config section (made only when MQTT is enabled). reset(): the
+        board's reboot (remote command)."""
         self.cfg = cfg
         self.identity = identity
         self.latest = latest
@@ -47,7 +48,7 @@ class Publisher:
         self.topic_status = base + "status"
         self.topic_command = base + "command"
         self.topic_result = base + "command/result"
-        self.state = "enabled" if cfg["Enabled"] else "disabled"
+        self.state = "starting"
         self.last_error = None
         self.sent = 0
         self.skipped = 0
@@ -59,7 +60,7 @@ class Publisher:
         self._fail = None
 
     def status(self, now):
-        return {"enabled": self.cfg["Enabled"], "state": self.state,
+        return {"enabled": True, "state": self.state,
                 "connected": self.state == "connected", "broker": self.cfg["Broker"],
                 "last_error": self.last_error, "sent": self.sent, "skipped": self.skipped,
                 "connects": self.connects, "failures": self.failures,
@@ -67,8 +68,6 @@ class Publisher:
                 else None, "clock": self._wall.source}
 
     async def run(self):
-        if not self.cfg["Enabled"]:
-            return
         err = self.identity.error
         try:
             host, port = config.broker_address(self.cfg["Broker"])
