@@ -235,3 +235,26 @@ def test_a_plain_mqtt_broker_url_is_refused(tmp_path):
             "MQTT.Broker: only mqtts:// (MQTT over TLS) is allowed, not mqtt://"]
         assert st["mqtt"]["state"] == "error"
         assert st["mqtt"]["last_error"] == "MQTT.Broker: not set"
+
+
+def test_a_stalled_broker_stalls_neither_modbus_nor_the_meter(tmp_path, ca, broker):
+    ca.provision(tmp_path / "flash", "SCSTALL")
+    sub = broker.subscribe()
+    with Sim(tmp_path / "flash", mqtt_config(broker.url())) as sim:
+        sim.meter([corpus("dsmr/v5.txt")], interval=0.1)
+        sim.status_when(lambda s: s["mqtt"]["connected"])
+        poller = ModbusPoller(sim.modbus_port)
+        poller.start()
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        try:
+            before = sim.status()["meter"]["valid"]
+            time.sleep(5)
+            assert sim.status()["meter"]["valid"] >= before + 30  # 10 telegrams a second
+        finally:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        start = len(sub.messages)
+        sub.wait(base("SCSTALL") + "data/instantaneous", start, count=5)
+        poller.stop.set()
+        poller.join()
+        assert poller.max_gap() < 2
+    sub.close()

@@ -31,5 +31,4 @@ async def open_connection(host, port, ctx, timeout):
 
 def error_text(e):
     """One line for the status: TLS libraries put newlines and codes in their messages."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text
+    return " ".join(str(e).split()) or type(e).__name__
