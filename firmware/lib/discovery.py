@@ -36,7 +36,7 @@ def messages(serial, topics, model, version, r):
             continue
         uid = "sc_%s_%s" % (serial, key)
         yield "homeassistant/sensor/%s/%s/config" % (serial, key), json.dumps({
-            "name": name, "unique_id": uid, "object_id": uid,
+            "name": name, "unique_id": uid,
             "state_topic": topics[1] if counter else topics[0],
             "value_template": "{{ value_json.%s }}" % key,
             "device_class": dev_class, "unit_of_measurement": unit,
