@@ -21,6 +21,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "core")]
 
+from latency import telegram_latencies  # noqa: E402
 from simfw import Sim, free_ports, metersim, wait_until  # noqa: E402
 from support import corpus  # noqa: E402
 
@@ -100,11 +101,6 @@ def _connectable(port):
         return False
 
 
-def total_power(frame):
-    line = frame.split(b"1-0:1.7.0(")[1]
-    return float(line[:line.index(b"*")]) * 1000
-
-
 def telegram_latency(tmp, count=300):
     frames = metersim.synthetic(count, seed=3)
     with Sim(tmp, status_every=0) as sim:
@@ -131,13 +127,7 @@ def telegram_latency(tmp, count=300):
         stop.set()
         poller.join()
         s.close()
-    lat = []
-    values = [total_power(f) for f in frames]
-    for (t_sent, _), v in zip(m.done, values):
-        if values.count(v) == 1 and v in seen:
-            lat.append(seen[v] - t_sent)
-    lat.sort()
-    return len(lat), lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
+    return telegram_latencies(m.done, frames, seen)
 
 
 def heap_run(tmp, heap, telegrams=1000):

@@ -26,26 +26,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "core")]
 
 from broker import CA, Broker  # noqa: E402
-
+from latency import telegram_latencies  # noqa: E402
 from simfw import Sim, free_ports, metersim  # noqa: E402
 from tools import MICROPYTHON  # noqa: E402
 
 COUNT = 300
 INTERVAL = 0.05
 TOPIC_SUFFIX = "data/instantaneous"
-
-
-def total_power(frame):
-    line = frame.split(b"1-0:1.7.0(")[1]
-    return round(float(line[:line.index(b"*")]) * 1000)
-
-
-def latencies(done, frames, arrivals):
-    """Per telegram sent: time until the message with its (unique) power arrived."""
-    values = [total_power(f) for f in frames]
-    lat = sorted(arrivals[v] - t for (t, i), v in zip(done, values)
-                 if values.count(v) == 1 and v in arrivals)
-    return len(lat), lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
 
 
 def arrivals_of(sub, start):
@@ -67,7 +54,7 @@ def firmware_latency(tmp, ca, broker, frames):
         m.wait(len(frames), timeout=120)
         time.sleep(0.5)
     sub.close()
-    return latencies(m.done, frames, arrivals_of(sub, start))
+    return telegram_latencies(m.done, frames, arrivals_of(sub, start))
 
 
 class Bridge(threading.Thread):
@@ -123,7 +110,7 @@ def bridge_latency(tmp, ca, broker, frames):
     m.close()
     bridge.close()
     sub.close()
-    return latencies(m.done, frames, arrivals_of(sub, start))
+    return telegram_latencies(m.done, frames, arrivals_of(sub, start))
 
 
 SESSION_HEAP = """

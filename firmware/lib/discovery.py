@@ -34,9 +34,8 @@ def messages(serial, topics, model, version, r):
     for key, name, dev_class, unit, state_class, counter in SENSORS:
         if r[key] is None:
             continue
-        uid = "sc_%s_%s" % (serial, key)
         yield "homeassistant/sensor/%s/%s/config" % (serial, key), json.dumps({
-            "name": name, "unique_id": uid,
+            "name": name, "unique_id": "sc_%s_%s" % (serial, key),
             "state_topic": topics[1] if counter else topics[0],
             "value_template": "{{ value_json.%s }}" % key,
             "device_class": dev_class, "unit_of_measurement": unit,
