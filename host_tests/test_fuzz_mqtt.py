@@ -17,19 +17,6 @@ from publisher import Publisher
 from wallclock import WallClock
 
 
-class Sink:
-    """The write side of a connection: collects what the session sends."""
-
-    def __init__(self):
-        self.data = b""
-
-    def write(self, b):
-        self.data += bytes(b)
-
-    async def drain(self):
-        pass
-
-
 def packets():
     """Broker packets, well-formed or not."""
     body = st.binary(max_size=40)
@@ -44,15 +31,28 @@ def packets():
 
 
 def _session(data, connack=b"\x20\x02\x00\x00"):
+    """A session against a loopback broker that answers CONNECT with connack, sends data
+    and closes; returns the commands the session took in."""
     got = []
 
+    async def broker(r, w):
+        await r.read(64)  # the CONNECT
+        w.write(connack + data)
+        await w.drain()
+        w.close()
+        await w.wait_closed()
+
     async def main():
-        r = asyncio.StreamReader()
-        r.feed_data(connack + data)
-        r.feed_eof()
-        s = Session(r, Sink(), lambda t, p: got.append((t, p)), timeout=1)
-        await s.connect("SC1")
-        await s.run()
+        server = await asyncio.start_server(broker, "127.0.0.1", 0)
+        r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            s = Session(r, w, lambda t, p: got.append((t, p)), timeout=1)
+            await s.connect("SC1")
+            await s.run()
+        finally:
+            w.close()
+            server.close()
+            await server.wait_closed()
 
     try:
         asyncio.run(main())

@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-from broker import CA, PASSWORD, USER, Broker
 from pymodbus.client import ModbusTcpClient
 
 import discovery
 import reading
+from broker import CA, PASSWORD, USER, Broker
 from publisher import COUNTER_KEYS, INSTANT_KEYS
 from simfw import Sim, metersim, wait_until
 from support import corpus, corpus_names, parse_one

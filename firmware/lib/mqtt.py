@@ -186,40 +186,44 @@ class Session:
         await self._exchange(subscribe_packet(topic, qos, pid), pid)
 
     async def run(self):
-        """Read packets until the connection fails (raises MqttError). Sends PINGREQ
-        when the broker has been silent for a keepalive period; a second silent period
-        means the connection is dead."""
-        while True:
+        """Read packets until the connection fails (raises MqttError, also when an
+        answer we send fails). Sends PINGREQ when the broker has been silent for a
+        keepalive period; a second silent period means the connection is dead."""
+        try:
+            while True:
+                await self._handle_next()
+        except EOFError:
+            raise MqttError("connection closed by the broker") from None
+        except OSError as e:
+            raise MqttError("connection lost: %s" % e) from None
+
+    async def _handle_next(self):
+        try:
+            first, body = await asyncio.wait_for(self._read(), self.keepalive)
+        except asyncio.TimeoutError:
+            if self._pinged:
+                raise MqttError("broker silent: no PINGRESP") from None
+            self._pinged = True
+            await self._send(bytes((_PINGREQ, 0)))
+            return
+        self._pinged = False
+        kind = first & 0xF0
+        if kind == _PUBLISH:
             try:
-                first, body = await asyncio.wait_for(self._read(), self.keepalive)
-            except asyncio.TimeoutError:
-                if self._pinged:
-                    raise MqttError("broker silent: no PINGRESP") from None
-                self._pinged = True
-                await self._send(bytes((_PINGREQ, 0)))
-                continue
-            except EOFError:
-                raise MqttError("connection closed by the broker") from None
-            except OSError as e:
-                raise MqttError("connection lost: %s" % e) from None
-            self._pinged = False
-            kind = first & 0xF0
-            if kind == _PUBLISH:
-                try:
-                    topic, payload, qos, pid = parse_publish(first, body)
-                except ValueError as e:
-                    raise MqttError("protocol error: %s" % e) from None
-                if qos:
-                    await self._send(bytes((_PUBACK, 2)) + pid.to_bytes(2, "big"))
-                if self._on_message:
-                    self._on_message(topic, payload)
-            elif kind in (_PUBACK, _SUBACK):
-                if len(body) >= 2 and self._want == (body[0] << 8) | body[1]:
-                    if kind == _SUBACK and body[2:3] == b"\x80":
-                        raise MqttError("broker refused the subscription")
-                    self._acked.set()
-            elif kind != _PINGRESP:
-                raise MqttError("protocol error: packet type %d" % (first >> 4))
+                topic, payload, qos, pid = parse_publish(first, body)
+            except ValueError as e:
+                raise MqttError("protocol error: %s" % e) from None
+            if qos:
+                await self._send(bytes((_PUBACK, 2)) + pid.to_bytes(2, "big"))
+            if self._on_message:
+                self._on_message(topic, payload)
+        elif kind in (_PUBACK, _SUBACK):
+            if len(body) >= 2 and self._want == (body[0] << 8) | body[1]:
+                if kind == _SUBACK and body[2:3] == b"\x80":
+                    raise MqttError("broker refused the subscription")
+                self._acked.set()
+        elif kind != _PINGRESP:
+            raise MqttError("protocol error: packet type %d" % (first >> 4))
 
     async def disconnect(self):
         """Clean DISCONNECT: the broker drops the last will."""
