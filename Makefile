@@ -77,16 +77,17 @@ bench: setup system
 	$(PY) benchmarks/modbus.py
 	$(PY) benchmarks/mqtt.py
 
+# SIM_ARGS: more tools/sim.py options, e.g. make sim SIM_ARGS="--modbus-port 1503".
 sim: setup
-	$(PY) tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
+	$(PY) tools/sim.py --meter corpus/dsmr/v5.txt $(SIM_ARGS)
 
 # What goes on the device: boot.py and main.py as source (MicroPython runs those files),
-# every module as .mpy in lib/, the board's module as lib/board.mpy.
+# every module as .mpy in lib/ (package folders kept), the board's module as lib/board.mpy.
 bundle: build
 	@test -f boards/$(BOARD)/board.py || { echo "no board $(BOARD) in boards/"; exit 1; }
 	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)/lib
 	cp firmware/boot.py firmware/main.py $(BUNDLE)/
-	cp build/firmware/lib/*.mpy $(BUNDLE)/lib/
+	cp -r build/firmware/lib/. $(BUNDLE)/lib/
 	cp build/boards/$(BOARD)/board.mpy $(BUNDLE)/lib/
 	@echo "bundle for $(BOARD) in $(BUNDLE)"
 

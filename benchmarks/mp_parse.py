@@ -7,8 +7,7 @@ import time
 _here = __file__.rsplit("/", 1)[0]
 sys.path.insert(0, _here + "/../firmware/lib")
 
-import dsmr  # noqa: E402
-import lex  # noqa: E402
+from meter import dsmr, lex  # noqa: E402
 
 
 def best_us(fn, n, rounds=7):

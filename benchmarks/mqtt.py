@@ -116,17 +116,17 @@ def bridge_latency(tmp, ca, broker, frames):
 SESSION_HEAP = """
 import asyncio, gc, sys
 sys.path[:0] = [%(lib)r, %(board)r]
-import tlsconn
-from device_identity import Identity
-from mqtt import Session
+from net import tls
+from device.identity import Identity
+from mqtt.session import Session
 
 def resident():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
 
 async def session(ident, client_id):
-    ctx = tlsconn.context(ident)
-    r, w = await tlsconn.open_connection("localhost", %(port)d, ctx, 10)
+    ctx = tls.context(ident)
+    r, w = await tls.open_connection("localhost", %(port)d, ctx, 10)
     s = Session(r, w)
     await s.connect(client_id)
     reader = asyncio.create_task(s.run())

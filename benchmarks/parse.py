@@ -13,7 +13,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-V5 = os.path.join(ROOT, "..", "shared", "corpus", "dsmr", "v5.txt")
+V5 = os.path.join(ROOT, "corpus", "dsmr", "v5.txt")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 HEAP = os.environ.get("BENCH_HEAP", "160k")
 
@@ -40,7 +40,7 @@ def dsmr_parser_us():
 
 def ours_cpython_us():
     sys.path.insert(0, os.path.join(ROOT, "firmware", "lib"))
-    import dsmr
+    from meter import dsmr
 
     data = bytearray(open(V5, "rb").read())
     p = dsmr.DsmrParser()

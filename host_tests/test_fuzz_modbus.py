@@ -7,10 +7,10 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import modbus
-import registers
-from latest import Latest
-from modbus_tcp import ModbusServer
+import modbus.pdu
+from meter.latest import Latest
+from modbus import registers
+from modbus.tcp import ModbusServer
 from support import parse_one
 
 IMAGE = registers.build_image(parse_one("dsmr/v5.txt"))
@@ -94,6 +94,6 @@ def test_any_input_gets_answers_or_a_close_and_the_next_client_is_served(parts, 
 
 @given(st.binary(min_size=1, max_size=260))
 def test_any_pdu_gets_an_answer(pdu):
-    out = bytearray(modbus.MAX_ANSWER)
-    n = modbus.answer(pdu, 0, len(pdu), IMAGE, True, out, 0)
+    out = bytearray(modbus.pdu.MAX_ANSWER)
+    n = modbus.pdu.answer(pdu, 0, len(pdu), IMAGE, True, out, 0)
     assert n == 2 or (out[0] in (3, 4) and n == 2 + out[1])

@@ -7,14 +7,14 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import config
-import mqtt
-import sntp
-from device_identity import Identity
-from latest import Latest
-from mqtt import MqttError, Session
-from publisher import Publisher
-from wallclock import WallClock
+from device import config
+from device.identity import Identity
+from device.wallclock import WallClock
+from meter.latest import Latest
+from mqtt import session
+from mqtt.publisher import Publisher
+from mqtt.session import MqttError, Session
+from net import sntp
 
 
 def packets():
@@ -78,7 +78,7 @@ def test_any_connack_is_accepted_or_refused_with_mqtt_error(answer):
 @given(st.integers(0x30, 0x3F), st.binary(max_size=40))
 def test_parse_publish_returns_or_raises_value_error(first, body):
     try:
-        topic, payload, qos, pid = mqtt.parse_publish(first, body)
+        topic, payload, qos, pid = session.parse_publish(first, body)
     except ValueError:
         return
     assert qos in (0, 1, 2) and len(topic) + len(payload) <= len(body)

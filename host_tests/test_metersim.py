@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 
-from decoder import Decoder
+from meter.decoder import Decoder
 from simfw import metersim
 from support import corpus, corpus_names
 from tools import ROOT
@@ -45,7 +45,7 @@ def test_command_line_sends_count_frames():
     port = srv.getsockname()[1]
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "metersim.py"),
                              "--port", str(port), "--interval", "0", "--count", "3",
-                             os.path.join(ROOT, "..", "shared", "corpus", "dsmr", "v5.txt")],
+                             os.path.join(ROOT, "corpus", "dsmr", "v5.txt")],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     conn, _ = srv.accept()
     got = b""

@@ -2,10 +2,10 @@
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from decoder import Decoder
-from dsmr import DsmrParser
+from meter.decoder import Decoder
+from meter.dsmr import DsmrParser
+from meter.tic import TicParser
 from support import corpus, corpus_names, parse_all
-from tic import TicParser
 
 NAMES = corpus_names("dsmr") + corpus_names("tic")
 STREAM = b"\r\n".join(corpus(n) for n in NAMES)

@@ -119,6 +119,7 @@ def test_a_reader_that_stops_reading_is_dropped_and_the_meter_keeps_flowing(tmp_
         stuck.connect(("127.0.0.1", sim.raw_port))
         good = Collector(sim.raw_port)
         good.start()
+        sim.status_when(lambda st: st["raw"]["readers"] == 2)  # both served from the start
         m = sim.meter(metersim.synthetic(100), interval=0.001)
         sim.status_when(lambda st: st["raw"]["readers"] == 1, timeout=60)
         m.wait(len(m.done) + 300)

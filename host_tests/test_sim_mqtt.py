@@ -10,10 +10,10 @@ import time
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-import discovery
-import reading
 from broker import CA, PASSWORD, USER, Broker
-from publisher import COUNTER_KEYS, INSTANT_KEYS
+from meter import reading
+from mqtt import discovery
+from mqtt.publisher import COUNTER_KEYS, INSTANT_KEYS
 from simfw import Sim, metersim, wait_until
 from support import corpus, corpus_names, parse_one
 

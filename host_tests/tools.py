@@ -5,5 +5,5 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
-CORPUS = os.path.abspath(os.path.join(ROOT, "..", "shared", "corpus"))
+CORPUS = os.path.join(ROOT, "corpus")
 MP_LIB = os.path.join(ROOT, ".venv", "mp-lib")  # MicroPython packages fetched by `make setup`

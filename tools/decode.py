@@ -12,9 +12,9 @@ import time
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../firmware/lib")
 
-import reading  # noqa: E402
-from decoder import Decoder  # noqa: E402
-from framer import DSMR, TIC  # noqa: E402
+from meter import reading  # noqa: E402
+from meter.decoder import Decoder  # noqa: E402
+from meter.framer import DSMR, TIC  # noqa: E402
 
 
 def _ticks():

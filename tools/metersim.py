@@ -1,7 +1,7 @@
 """Meter simulator: connects to the firmware's meter input (the sim board's meter port)
 and replays telegram / frame files the way a meter sends them.
 
-    python tools/metersim.py --port 8090 ../shared/corpus/dsmr/v5.txt
+    python tools/metersim.py --port 8090 corpus/dsmr/v5.txt
 
 Intervals follow the protocol (SPEC section 2): DSMR 5 and e-MUCS every 1 s, DSMR 4 and
 older every 10 s, TIC back to back at the line's speed (1200 baud historique, 9600
@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "firmware", "lib"))
 
-from lex import crc16_py  # noqa: E402
+from meter.lex import crc16_py  # noqa: E402
 
 # A DSMR telegram ends at its end line ('!', 0-4 CRC digits, CRLF), a TIC frame at ETX
 # (a TIC checksum character can be '!', so a capture is one or the other).

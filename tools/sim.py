@@ -1,17 +1,20 @@
 """Run the real firmware on the MicroPython unix port with the sim board (SPEC section 12).
 
-    python tools/sim.py --meter ../shared/corpus/dsmr/v5.txt
+    python tools/sim.py --meter corpus/dsmr/v5.txt
 
 --flash DIR is the device filesystem, created on first use with a default config.json
 and provisioned (tools/provision.py: DIR/identity, signed by a new local CA in DIR/ca);
 --meter FILE is replayed in a loop by the meter simulator at the protocol's interval.
-Prints one line when the firmware is up, then the firmware's own output; runs until
-interrupted, or exits with the firmware's exit code. A reboot (remote command) starts the
-firmware again in the same flash directory.
+Prints one line when the firmware is up, then the firmware's own output. SIGINT or SIGTERM
+(also when started in the background, where SIGINT arrives ignored) stop the firmware and
+the meter simulator, freeing every port, and exit with 128 + the signal number; otherwise it
+exits with the firmware's exit code. A reboot (remote command) starts the firmware again
+in the same flash directory.
 """
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -19,9 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
-import config  # noqa: E402
 import metersim  # noqa: E402
 import provision  # noqa: E402
+from device import config  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
@@ -32,18 +35,37 @@ SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
 REBOOT_EXIT = 75  # boards/sim/board.py exits with it when the firmware reboots
 
 
+class Stopped(Exception):
+    """SIGINT or SIGTERM reached the sim."""
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
 def compile_firmware():
     """mpy-cross every firmware file for this machine (x64): the device also loads
-    precompiled code, and compiling at import time would cost the heap it is measured by."""
+    precompiled code, and compiling at import time would cost the heap it is measured by.
+    Package folders are kept, as on the device; .mpy files whose source is gone are
+    removed, so a moved module cannot shadow its new place."""
+    built = set()
     for src, dst in SOURCES:
-        os.makedirs(os.path.join(BUILD, dst), exist_ok=True)
-        for name in sorted(os.listdir(os.path.join(ROOT, src))):
-            if not name.endswith(".py"):
-                continue
-            inp = os.path.join(ROOT, src, name)
-            out = os.path.join(BUILD, dst, name[:-3] + ".mpy")
-            if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(inp):
-                subprocess.run([MPY_CROSS, "-march=x64", "-o", out, inp], check=True)
+        top = os.path.join(ROOT, src)
+        for folder, dirs, names in os.walk(top):
+            if src == "firmware":
+                dirs.clear()  # firmware/lib is its own source
+            out_dir = os.path.join(BUILD, dst, os.path.relpath(folder, top))
+            for name in sorted(n for n in names if n.endswith(".py")):
+                inp = os.path.join(folder, name)
+                out = os.path.normpath(os.path.join(out_dir, name[:-3] + ".mpy"))
+                built.add(out)
+                if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(inp):
+                    os.makedirs(out_dir, exist_ok=True)
+                    subprocess.run([MPY_CROSS, "-march=x64", "-o", out, inp], check=True)
+    for folder, _, names in os.walk(BUILD):
+        for name in names:
+            if os.path.join(folder, name) not in built:
+                os.remove(os.path.join(folder, name))
 
 
 def prepare_flash(path):
@@ -95,58 +117,85 @@ def main(argv=None):
                     help="offer no network time: the firmware takes the meter's clock")
     a = ap.parse_args(argv)
 
-    frames = metersim.load([a.meter]) if a.meter else []
-    kind = a.input or ("tic" if frames and frames[0].rstrip().endswith(b"\x03") else "p1")
-    prepare_flash(a.flash)
-    compile_firmware()
-
-    def start():
-        return subprocess.Popen(firmware_command(a.heap), cwd=a.flash,
-                                env=firmware_env(a, kind), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-
-    def start_meter():
-        return metersim.MeterSim(a.meter_port, frames, interval=a.interval).start()
-
-    fw = start()
-    meter = None
+    sim = Sim(a)
+    # Installed explicitly: a background job starts with SIGINT ignored, and SIGTERM's
+    # default would leave the firmware running with its ports bound.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     try:
-        for line in fw.stdout:
+        return sim.run()
+    except Stopped as e:
+        print("sim: stopped by %s" % signal.Signals(e.args[0]).name, flush=True)
+        return 128 + e.args[0]
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # the cleanup runs to its end
+        sim.stop()
+
+
+class Sim:
+    """The firmware process and the meter simulator feeding it."""
+
+    def __init__(self, a):
+        self.a = a
+        self.frames = metersim.load([a.meter]) if a.meter else []
+        self.kind = a.input or ("tic" if self.frames and self.frames[0].rstrip().endswith(b"\x03")
+                                else "p1")
+        self.fw = self.meter = None
+
+    def start(self):
+        self.fw = subprocess.Popen(firmware_command(self.a.heap), cwd=self.a.flash,
+                                   env=firmware_env(self.a, self.kind), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def start_meter(self):
+        if self.frames:
+            self.meter = metersim.MeterSim(self.a.meter_port, self.frames,
+                                           interval=self.a.interval).start()
+
+    def run(self):
+        a = self.a
+        prepare_flash(a.flash)
+        compile_firmware()
+        self.start()
+        for line in self.fw.stdout:
             sys.stdout.write(line)
             if line.startswith("smart-connect up"):
                 break
         else:
-            return fw.wait()
-        if frames:
-            meter = start_meter()
+            return self.fw.wait()
+        self.start_meter()
         h = a.host
         print("sim up: Modbus TCP %s:%d, raw stream %s:%d, %smeter input %s:%d%s, flash %s" % (
             h, a.modbus_port, h, a.raw_port,
-            "P1 out %s:%d, " % (h, a.p1_out_port) if kind == "p1" else "", h, a.meter_port,
-            " (replaying %s)" % os.path.basename(a.meter) if a.meter else "", a.flash),
-            flush=True)
+            "P1 out %s:%d, " % (h, a.p1_out_port) if self.kind == "p1" else "", h,
+            a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter else "",
+            a.flash), flush=True)
         while True:
-            for line in fw.stdout:
+            for line in self.fw.stdout:
                 sys.stdout.write(line)
                 sys.stdout.flush()
-            rc = fw.wait()
+            rc = self.fw.wait()
             if rc != REBOOT_EXIT:
                 return rc
             print("sim: firmware rebooting", flush=True)
-            if meter:  # the meter cable reconnects to the new firmware
-                meter.close()
-            fw = start()
-            if frames:
-                meter = start_meter()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if meter:
-            meter.close()
-        if fw.poll() is None:
-            fw.terminate()
-            fw.wait()
+            if self.meter:  # the meter cable reconnects to the new firmware
+                self.meter.close()
+            self.start()
+            self.start_meter()
 
+    def stop(self):
+        """Stop the meter simulator and the firmware; returns once its ports are free."""
+        if self.meter:
+            self.meter.close()
+        if self.fw is None or self.fw.poll() is not None:
+            return
+        self.fw.terminate()
+        try:
+            self.fw.wait(5)
+        except subprocess.TimeoutExpired:
+            self.fw.kill()
+            self.fw.wait()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Olimex ESP32-POE as a Smart Connect TIC: the Linky TIC pair through an optocoupler
 demodulator into GPIO36. Wiring: README.md."""
-import esp32_hw
-from esp32_hw import (
+from hw import esp32
+from hw.esp32 import (
     CONFIG_PATH,
     HOST,
     IDENTITY_DIR,
@@ -29,9 +29,9 @@ __all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "ST
 
 
 def boot():
-    esp32_hw.boot()
-    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
+    esp32.boot()
+    esp32.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
 
 
 def meter_port():
-    return esp32_hw.MeterPort(1, TIC_RX, invert=False)
+    return esp32.MeterPort(1, TIC_RX, invert=False)

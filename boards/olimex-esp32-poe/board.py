@@ -1,7 +1,7 @@
 """Olimex ESP32-POE (LAN8720, PHY address 0, the ESP32 drives the 50 MHz clock on GPIO17)
 as a Smart Connect P1/A1. Wiring: README.md."""
-import esp32_hw
-from esp32_hw import (
+from hw import esp32
+from hw.esp32 import (
     CONFIG_PATH,
     HOST,
     IDENTITY_DIR,
@@ -31,9 +31,9 @@ __all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "ST
 
 
 def boot():
-    esp32_hw.boot()
-    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
+    esp32.boot()
+    esp32.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
 
 
 def meter_port():
-    return esp32_hw.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)
+    return esp32.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from fanout import Fanout
+from net.fanout import Fanout
 
 NAME = "sim"
 

@@ -1,7 +1,7 @@
 """WT32-ETH01 (ESP32 + LAN8720, PHY address 1, 50 MHz clock from the PHY on GPIO0) as a
 Smart Connect P1/A1. Wiring: README.md."""
-import esp32_hw
-from esp32_hw import (
+from hw import esp32
+from hw.esp32 import (
     CONFIG_PATH,
     HOST,
     IDENTITY_DIR,
@@ -31,9 +31,9 @@ __all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "ST
 
 
 def boot():
-    esp32_hw.boot()
-    esp32_hw.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER)
+    esp32.boot()
+    esp32.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER)
 
 
 def meter_port():
-    return esp32_hw.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)
+    return esp32.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)

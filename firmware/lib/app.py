@@ -9,17 +9,15 @@ import json
 import sys
 
 import board
-import clock
-import config
-import timesync
-from device_identity import Identity
-from fanout import Fanout
-from framer import DSMR, TIC
-from latest import Latest
-from meter import Meter
-from modbus_tcp import ModbusServer
-from version import VERSION
-from wallclock import WallClock
+from device import clock, config, timesync
+from device.identity import Identity
+from device.version import VERSION
+from device.wallclock import WallClock
+from meter.framer import DSMR, TIC
+from meter.latest import Latest
+from meter.task import Meter
+from modbus.tcp import ModbusServer
+from net.fanout import Fanout
 
 
 class App:
@@ -40,7 +38,7 @@ class App:
         self.mqtt = None
         if self.config["MQTT"]["Enabled"]:
             # Imported only here: the MQTT and TLS code holds ~25 KB of heap.
-            from publisher import Publisher
+            from mqtt.publisher import Publisher
             self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
                                   clock.ms, board.reset, board.NAME, VERSION)
         self.watchdog = board.watchdog()

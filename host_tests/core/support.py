@@ -3,7 +3,7 @@ import os
 
 _HERE = __file__.rsplit("/", 1)[0]
 ROOT = _HERE + "/../.."
-CORPUS = ROOT + "/../shared/corpus"
+CORPUS = ROOT + "/corpus"
 
 
 def corpus(name):
@@ -17,7 +17,7 @@ def corpus_names(kind):
 
 def parse_all(data, now=0):
     """Feed data through the decoder in one chunk: (readings, rejection reasons)."""
-    from decoder import Decoder
+    from meter.decoder import Decoder
 
     out = []
     rejected = []

@@ -1,5 +1,5 @@
 """Reconnect delays: exponential, jittered, capped, restartable."""
-from backoff import Backoff
+from device.backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_with_half_of_each_random():

@@ -1,5 +1,5 @@
 """config.json: defaults for what is missing or wrong, unknown keys kept."""
-import config
+from device import config
 
 
 def test_empty_and_partial_take_defaults():

@@ -109,7 +109,7 @@ def test_three_digit_crc_and_unknown_device_type():
 
 
 def test_raw_keeps_every_object():
-    from decoder import Decoder
+    from meter.decoder import Decoder
 
     raws = []
     Decoder(lambda r, raw, buf, n: raws.append(raw), raw=True).feed(

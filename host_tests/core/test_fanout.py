@@ -1,7 +1,7 @@
 """The raw stream / P1 out fan-out, on both interpreters."""
 import asyncio
 
-from fanout import Fanout
+from net.fanout import Fanout
 
 PORT = 15488
 

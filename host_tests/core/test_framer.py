@@ -1,6 +1,6 @@
 """Framing of chunked streams: boundaries, resync, bounds."""
-from framer import DSMR, TIC, Framer
-from lex import crc16
+from meter.framer import DSMR, TIC, Framer
+from meter.lex import crc16
 from support import corpus, corpus_names
 
 
@@ -115,7 +115,7 @@ def test_feed_allocates_nothing_per_byte():
 def test_random_bytes_keep_the_heap_bounded():
     import gc
 
-    from decoder import Decoder
+    from meter.decoder import Decoder
 
     if not hasattr(gc, "mem_alloc"):
         return

@@ -1,7 +1,7 @@
 """The byte scanners: the viper variants (on MicroPython) equal their Python twins."""
 from array import array
 
-import lex
+from meter import lex
 from support import corpus, corpus_names
 
 

@@ -1,4 +1,4 @@
-from linedetect import INCOMPATIBLE, LOCKED, MAX_BAD, P1, SEARCHING, TIC, WINDOW_S, LineDetect
+from meter.linedetect import INCOMPATIBLE, LOCKED, MAX_BAD, P1, SEARCHING, TIC, WINDOW_S, LineDetect
 
 
 def test_p1_tries_115200_then_9600_7e1_and_locks():

@@ -2,10 +2,10 @@
 import asyncio
 import struct
 
-import modbus
-import registers
-from latest import Latest
-from modbus_tcp import ModbusServer
+import modbus.pdu
+from meter.latest import Latest
+from modbus import registers
+from modbus.tcp import ModbusServer
 from support import parse_one
 
 PORT = 15402
@@ -13,7 +13,7 @@ PORT = 15402
 
 def _answer(pdu, image=(), fresh=True):
     out = bytearray(300)
-    n = modbus.answer(pdu, 0, len(pdu), image, fresh, out, 0)
+    n = modbus.pdu.answer(pdu, 0, len(pdu), image, fresh, out, 0)
     return bytes(out[:n])
 
 

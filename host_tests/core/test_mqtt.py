@@ -2,37 +2,37 @@
 out, acknowledgements, inbound commands, keepalive, and broken peers."""
 import asyncio
 
-import mqtt
-from mqtt import MqttError, Session
+from mqtt import session
+from mqtt.session import MqttError, Session
 
 PORT = 15489
 
 
 def test_connect_packet_bytes():
-    assert mqtt.connect_packet("SC1", 60) == (
+    assert session.connect_packet("SC1", 60) == (
         b"\x10\x0f\x00\x04MQTT\x04\x02\x00\x3c\x00\x03SC1")
-    pkt = mqtt.connect_packet("SC1", 30, "u", "pw", ("t/s", "offline", True))
+    pkt = session.connect_packet("SC1", 30, "u", "pw", ("t/s", "offline", True))
     assert pkt == (b"\x10\x24\x00\x04MQTT\x04\xee\x00\x1e\x00\x03SC1"
                    b"\x00\x03t/s\x00\x07offline\x00\x01u\x00\x02pw")
 
 
 def test_publish_packet_and_long_lengths():
-    assert mqtt.publish_packet("a/b", "hi") == b"\x30\x07\x00\x03a/bhi"
-    assert mqtt.publish_packet("a", b"x", qos=1, retain=True, pid=258) == (
+    assert session.publish_packet("a/b", "hi") == b"\x30\x07\x00\x03a/bhi"
+    assert session.publish_packet("a", b"x", qos=1, retain=True, pid=258) == (
         b"\x33\x06\x00\x01a\x01\x02x")
-    big = mqtt.publish_packet("t", b"z" * 200)
+    big = session.publish_packet("t", b"z" * 200)
     assert big[:3] == b"\x30\xcb\x01" and len(big) == 3 + 203
-    huge = mqtt.publish_packet("t", b"z" * 20000)
+    huge = session.publish_packet("t", b"z" * 20000)
     assert huge[:4] == b"\x30\xa3\x9c\x01"
 
 
 def test_parse_publish():
-    assert mqtt.parse_publish(0x30, b"\x00\x01ahello") == (b"a", b"hello", 0, 0)
-    assert mqtt.parse_publish(0x32, b"\x00\x01a\x00\x07x") == (b"a", b"x", 1, 7)
+    assert session.parse_publish(0x30, b"\x00\x01ahello") == (b"a", b"hello", 0, 0)
+    assert session.parse_publish(0x32, b"\x00\x01a\x00\x07x") == (b"a", b"x", 1, 7)
     for first, body in ((0x36, b"\x00\x01a"), (0x30, b"\x00"), (0x32, b"\x00\x05ab"),
                         (0x32, b"\x00\x01a\x00")):
         try:
-            mqtt.parse_publish(first, body)
+            session.parse_publish(first, body)
         except ValueError:
             continue
         raise AssertionError(body)

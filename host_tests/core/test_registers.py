@@ -1,7 +1,7 @@
 """Register templates and images, checked against the normalized reading."""
 import struct
 
-import registers
+from modbus import registers
 from support import corpus_names, parse_one
 
 

@@ -48,7 +48,7 @@ def test_standard_three_phase_producer():
 
 def _injecting(frame):
     """The producer frame with SINSTI set to 00500 and its checksum redone."""
-    import lex
+    from meter import lex
 
     old = b"SINSTI\t00000\t<"
     i = frame.index(old)

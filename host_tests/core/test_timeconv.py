@@ -1,4 +1,4 @@
-from timeconv import days_from_civil, dsmr_ts, eu_offset, tic_ts
+from meter.timeconv import days_from_civil, dsmr_ts, eu_offset, tic_ts
 
 
 def test_civil_days():

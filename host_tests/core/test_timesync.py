@@ -1,10 +1,10 @@
 """Wall clock and time sync: network time first, the meter's clock as the fallback."""
 import asyncio
 
-import sntp
-import timesync
-from latest import Latest
-from wallclock import WallClock
+from device import timesync
+from device.wallclock import WallClock
+from meter.latest import Latest
+from net import sntp
 
 
 def test_wall_clock_runs_on_and_prefers_network_time():

@@ -6,9 +6,8 @@ OBIS codes become small ints (lex.obis_key) and numbers are read as digits + dec
 """
 from array import array
 
-import lex
-import reading
-from timeconv import dsmr_ts
+from meter import lex, reading
+from meter.timeconv import dsmr_ts
 
 try:
     from micropython import const

@@ -9,7 +9,7 @@ try:
 except ImportError:
     const = int
 
-import registers
+from modbus import registers
 
 READ_HOLDING = const(3)
 READ_INPUT = const(4)

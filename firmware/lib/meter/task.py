@@ -3,10 +3,10 @@
 Every byte goes out unchanged before it is parsed, valid or not (SPEC section 2). Each
 valid telegram becomes one register image, built here once so Modbus only copies.
 """
-import registers
-from decoder import Decoder
-from framer import DSMR
-from linedetect import P1, TIC, LineDetect
+from meter.decoder import Decoder
+from meter.framer import DSMR
+from meter.linedetect import P1, TIC, LineDetect
+from modbus import registers
 
 _CHUNK = 512
 

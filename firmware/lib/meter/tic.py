@@ -5,9 +5,8 @@ rejects the whole frame, so a served value never mixes good and corrupt groups.
 """
 from array import array
 
-import lex
-import reading
-from timeconv import tic_ts
+from meter import lex, reading
+from meter.timeconv import tic_ts
 
 try:
     from micropython import const

@@ -9,12 +9,12 @@ meter input and Modbus never wait on MQTT.
 import asyncio
 import json
 
-import config
-import discovery
-import reading
-import tlsconn
-from backoff import Backoff
-from mqtt import MqttError, Session
+from device import config
+from device.backoff import Backoff
+from meter import reading
+from mqtt import discovery
+from mqtt.session import MqttError, Session
+from net import tls
 
 INSTANT_KEYS = ("ts", "power_w", "power_import_w", "power_export_w",
                 "power_l1_w", "power_l2_w", "power_l3_w",
@@ -89,10 +89,10 @@ class Publisher:
             started = self._clock()
             try:
                 if ctx is None:
-                    ctx = tlsconn.context(self.identity, client_cert=user is None)
+                    ctx = tls.context(self.identity, client_cert=user is None)
                 await self._session(host, port, ctx, user, password)
             except (MqttError, OSError, ValueError, EOFError) as e:
-                self.last_error = tlsconn.error_text(e)
+                self.last_error = tls.error_text(e)
             self.failures += 1
             now = self._clock()
             if now - started >= STABLE_MS:
@@ -104,7 +104,7 @@ class Publisher:
 
     async def _session(self, host, port, ctx, user, password):
         self.state = "connecting"
-        r, w = await tlsconn.open_connection(host, port, ctx, TIMEOUT_S)
+        r, w = await tls.open_connection(host, port, ctx, TIMEOUT_S)
         reader = None
         try:
             s = Session(r, w, self._on_command, TIMEOUT_S)

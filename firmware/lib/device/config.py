@@ -6,7 +6,7 @@ are kept, so nothing a newer firmware wrote is lost.
 """
 import json
 
-import registers
+from modbus import registers
 
 DEFAULTS = {
     "MeterType": registers.DEFAULT,

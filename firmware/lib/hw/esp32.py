@@ -12,7 +12,7 @@ import machine
 import network
 from machine import UART, Pin
 
-import sntp
+from net import sntp
 
 HOST = "0.0.0.0"
 CONFIG_PATH = "/config.json"

@@ -3,9 +3,8 @@
 Shared by the firmware's meter task and tools/decode.py. Time is an input (feed's now),
 so the same code runs under test without a clock.
 """
-import dsmr
-import tic
-from framer import DSMR, TIC, Framer
+from meter import dsmr, tic
+from meter.framer import DSMR, TIC, Framer
 
 
 class Decoder:

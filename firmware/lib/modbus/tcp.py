@@ -14,12 +14,12 @@ try:
 except ImportError:
     const = int
 
-import modbus
+from modbus import pdu
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
 _IN = const(2 * _MAX_FRAME)
-_OUT = _MBAP + modbus.MAX_ANSWER
+_OUT = _MBAP + pdu.MAX_ANSWER
 
 
 def _unsent(writer):
@@ -100,7 +100,7 @@ class ModbusServer:
     def _answer(self, buf, i, length, out):
         """The response ADU to the frame at buf[i:] in out; returns its length."""
         latest = self._latest
-        m = modbus.answer(buf, i + _MBAP, length - 1, latest.image,
+        m = pdu.answer(buf, i + _MBAP, length - 1, latest.image,
                           latest.fresh(self._clock()), out, _MBAP)
         out[0:4] = buf[i:i + 4]  # transaction id, protocol id
         out[4] = 0
