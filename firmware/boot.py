@@ -1,4 +1,8 @@
-"""Runs first on every start: the board's early hardware setup, before the firmware."""
+"""Runs first on every start: the board's early setup (on the ESP32 the watchdog is armed
+first). A failure here restarts the board instead of leaving it at the REPL."""
 import board
 
-board.boot()
+try:
+    board.boot()
+except Exception as e:  # Ctrl-C (KeyboardInterrupt) still reaches the REPL
+    board.fatal(e)

@@ -25,14 +25,22 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 import metersim  # noqa: E402
 import provision  # noqa: E402
 from device import config  # noqa: E402
+from net import budget  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
+# The device gauge (make frozen32): 32-bit, the firmware and the sim board frozen in.
+FROZEN32 = os.path.join(BIN, "micropython-frozen32")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
 BUILD = os.path.join(ROOT, "build", "sim")
 # The firmware's source directories and where their .mpy files go, as on the device.
 SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
 REBOOT_EXIT = 75  # boards/sim/board.py exits with it when the firmware reboots
+# The firmware gets as many file descriptors as the device has sockets, plus what only
+# the sim has: stdin/out/err, the meter port (listener and up to 2 connections), P1 out
+# (listener and its readers) and one file open at a time. A service that goes past its
+# share of the budget then fails here as it would on the device.
+FDS = 3 + budget.SOCKETS + 3 + 1 + budget.RAW_READERS + 1
 
 
 class Stopped(Exception):
@@ -55,7 +63,8 @@ def compile_firmware():
             if src == "firmware":
                 dirs.clear()  # firmware/lib is its own source
             out_dir = os.path.join(BUILD, dst, os.path.relpath(folder, top))
-            for name in sorted(n for n in names if n.endswith(".py")):
+            for name in sorted(n for n in names
+                               if n.endswith(".py") and not n.startswith("manifest")):
                 inp = os.path.join(folder, name)
                 out = os.path.normpath(os.path.join(out_dir, name[:-3] + ".mpy"))
                 built.add(out)
@@ -78,8 +87,8 @@ def prepare_flash(path):
         print(provision.label(provision.provision(path)), flush=True)
 
 
-def firmware_command(heap):
-    cmd = [MICROPYTHON]
+def firmware_command(heap, frozen32=False):
+    cmd = ["prlimit", "--nofile=%d" % FDS, FROZEN32 if frozen32 else MICROPYTHON]
     if heap:
         cmd += ["-X", "heapsize=" + heap]
     return cmd + ["-c", "import boot; import main"]
@@ -87,12 +96,16 @@ def firmware_command(heap):
 
 def firmware_env(a, meter_kind):
     env = dict(os.environ)
-    # ".frozen" is the interpreter's built-in modules (asyncio among them).
-    env["MICROPYPATH"] = os.pathsep.join([BUILD, os.path.join(BUILD, "lib"), ".frozen"])
+    # ".frozen" is the interpreter's built-in modules (asyncio among them; with --frozen32
+    # the whole firmware).
+    env["MICROPYPATH"] = ".frozen" if a.frozen32 else os.pathsep.join(
+        [BUILD, os.path.join(BUILD, "lib"), ".frozen"])
     env.update({"SC_METER": meter_kind, "SC_HOST": a.host,
                 "SC_MODBUS_PORT": str(a.modbus_port), "SC_RAW_PORT": str(a.raw_port),
                 "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
-                "SC_STATUS_EVERY": str(a.status_every), "SC_NTP": "off" if a.no_ntp else "on"})
+                "SC_STATUS_EVERY": str(a.status_every),
+                "SC_NTP": "off" if a.no_ntp else (a.ntp or "host"), "SC_DNS": a.dns or "",
+                "SC_FDS": str(FDS)})
     return env
 
 
@@ -111,10 +124,17 @@ def main(argv=None):
     ap.add_argument("--p1-out-port", type=int, default=8089)
     ap.add_argument("--meter-port", type=int, default=8090, help="the simulated meter UART")
     ap.add_argument("--heap", help="MicroPython heap size, e.g. 100k (-X heapsize=)")
+    ap.add_argument("--frozen32", action="store_true",
+                    help="run the 32-bit build with the firmware frozen (make frozen32): "
+                         "the device's heap gauge")
     ap.add_argument("--status-every", type=int, default=0, metavar="S",
                     help="print the status as JSON every S seconds")
     ap.add_argument("--no-ntp", action="store_true",
                     help="offer no network time: the firmware takes the meter's clock")
+    ap.add_argument("--ntp", metavar="HOST:PORT",
+                    help="ask this SNTP server as the device does (default: the host's clock)")
+    ap.add_argument("--dns", metavar="IP:PORT",
+                    help="the DNS server (default: the host's first nameserver)")
     a = ap.parse_args(argv)
 
     sim = Sim(a)
@@ -144,7 +164,8 @@ class Sim:
         self.fw = self.meter = None
 
     def start(self):
-        self.fw = subprocess.Popen(firmware_command(self.a.heap), cwd=self.a.flash,
+        self.fw = subprocess.Popen(firmware_command(self.a.heap, self.a.frozen32),
+                                   cwd=self.a.flash,
                                    env=firmware_env(self.a, self.kind), stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
 
@@ -156,7 +177,11 @@ class Sim:
     def run(self):
         a = self.a
         prepare_flash(a.flash)
-        compile_firmware()
+        if not a.frozen32:
+            compile_firmware()
+        elif not os.path.exists(FROZEN32):
+            print("sim: %s is missing: run make frozen32" % FROZEN32, flush=True)
+            return 2
         self.start()
         for line in self.fw.stdout:
             sys.stdout.write(line)

@@ -8,7 +8,9 @@ from hw.esp32 import (
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
+    boot,
     default_serial,
+    dns_server,
     fatal,
     network_time,
     reset,
@@ -20,18 +22,20 @@ NAME = "olimex-esp32-poe-tic"
 METER = "tic"
 
 TIC_RX = 36  # optocoupler output, pulled up: idle high, so not inverted
+UART_TX = 4  # the UART needs a TX pin; nothing is connected to it
 LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
 BUTTON = 34
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
 
 __all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
-           "default_serial", "fatal", "network_time", "reset", "set_clock", "watchdog")
+           "boot", "default_serial", "dns_server", "fatal", "network_time", "reset",
+           "set_clock", "watchdog")
 
 
-def boot():
-    esp32.boot()
-    esp32.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER, clock_out=ETH_CLOCK_OUT)
+def start_network(hostname):
+    esp32.ethernet(hostname, ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER,
+                   clock_out=ETH_CLOCK_OUT)
 
 
 def meter_port():
-    return esp32.MeterPort(1, TIC_RX, invert=False)
+    return esp32.MeterPort(1, TIC_RX, UART_TX, invert=False)

@@ -6,9 +6,11 @@ so configure() only records them. Ports come from the environment sim.py sets.
 """
 import asyncio
 import os
+import socket
 import sys
 import time
 
+from net import budget, dns, sntp
 from net.fanout import Fanout
 
 NAME = "sim"
@@ -26,21 +28,30 @@ RAW_PORT = _env("RAW_PORT", 8088)
 P1_OUT_PORT = _env("P1_OUT_PORT", 8089)
 METER_PORT = _env("METER_PORT", 8090)
 STATUS_EVERY = _env("STATUS_EVERY", 0)  # seconds between status lines on stdout, 0 = none
-NTP = _env("NTP", "on")  # off: no network time, the meter's clock has to stand in
+# Network time: "host" (the host's clock stands in for SNTP), "off" (none: the meter's
+# clock has to stand in) or "HOST:PORT" of an SNTP server, asked as the device asks.
+NTP = _env("NTP", "host")
+# The DNS server, "IP:PORT"; by default the host's first nameserver, as DHCP would give it.
+DNS = _env("DNS", "")
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
 IDENTITY_DIR = "identity"
 REBOOT_EXIT = 75  # tools/sim.py starts the firmware again when it exits with this code
 
 
+# File descriptors tools/sim.py gives the firmware: the device's sockets and the sim's own.
+FDS = _env("FDS", 64)
+
+
 def boot():
-    _presize_poller()
+    _presize_poller(FDS - 3)  # every descriptor but stdin, stdout and stderr
 
 
-def _presize_poller(fds=64):
+def _presize_poller(fds):
     """Works around a MicroPython 1.28 unix-port bug: when select.poll's table of file
     descriptors is reallocated, poll_set_add_fd re-bases every entry's pollfd pointer,
     also the NULL of objects without a descriptor (TLS sockets), which then crash
     ipoll. Growing the table once, before any TLS socket exists, means it never moves.
+    It must not outgrow the descriptor limit: poll() refuses a longer table (EINVAL).
     (The ESP32 build polls without that table.)"""
     poller = asyncio.core._io_queue.poller
     for fd in range(1000, 1000 + fds):
@@ -53,9 +64,33 @@ def default_serial():
     return "SIM000000001"
 
 
+def start_network(hostname):
+    print("sim: network up as", hostname)
+
+
+def dns_server():
+    if DNS:
+        host, port = DNS.rsplit(":", 1)
+        return host, int(port)
+    try:
+        with open("/etc/resolv.conf") as f:
+            for line in f:
+                words = line.split()
+                if len(words) > 1 and words[0] == "nameserver" and "." in words[1]:
+                    return words[1], 53
+    except OSError:
+        pass
+    return None
+
+
 async def network_time():
-    """The host's clock stands in for SNTP."""
-    return None if NTP == "off" else int(time.time())
+    if NTP == "off":
+        return None
+    if NTP == "host":
+        return int(time.time())
+    host, port = NTP.rsplit(":", 1)
+    ip = await dns.resolve(host, dns_server())
+    return None if ip is None else await sntp.query(socket.getaddrinfo(ip, int(port))[0][-1])
 
 
 def set_clock(epoch):
@@ -70,7 +105,8 @@ def watchdog():
     return None
 
 
-def fatal():
+def fatal(e):
+    sys.print_exception(e)
     sys.exit(1)
 
 
@@ -84,7 +120,7 @@ class _MeterPort:
 
     def __init__(self):
         self.setting = None
-        self.p1 = Fanout()
+        self.p1 = Fanout(budget.RAW_READERS)
         self._conns = []  # [reader, done event]: the current one first
         self._arrived = asyncio.Event()
 

@@ -8,7 +8,9 @@ from hw.esp32 import (
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
+    boot,
     default_serial,
+    dns_server,
     fatal,
     network_time,
     reset,
@@ -27,13 +29,13 @@ BUTTON = 39  # input only, external pull-up, pressed = low
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
 
 __all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
-           "default_serial", "fatal", "network_time", "reset", "set_clock", "watchdog")
+           "boot", "default_serial", "dns_server", "fatal", "network_time", "reset",
+           "set_clock", "watchdog")
 
 
-def boot():
-    esp32.boot()
-    esp32.ethernet(ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER)
+def start_network(hostname):
+    esp32.ethernet(hostname, ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER)
 
 
 def meter_port():
-    return esp32.MeterPort(1, P1_RX, request=P1_REQUEST, p1_out=P1_OUT_TX)
+    return esp32.MeterPort(1, P1_RX, P1_OUT_TX, request=P1_REQUEST, p1_out=True)

@@ -6,7 +6,6 @@ hardware.
 import asyncio
 import gc
 import json
-import sys
 
 import board
 from device import clock, config, timesync
@@ -17,6 +16,7 @@ from meter.framer import DSMR, TIC
 from meter.latest import Latest
 from meter.task import Meter
 from modbus.tcp import ModbusServer
+from net import budget
 from net.fanout import Fanout
 
 
@@ -29,22 +29,24 @@ class App:
         now = clock.ms()
         self.wall = WallClock()
         self.latest = Latest(mb["StaleAfter"] * 1000, now)
-        self.raw = Fanout()
+        self.raw = Fanout(budget.RAW_READERS)
         self.port = board.meter_port()
         self.meter = Meter(self.port, DSMR if board.METER == "p1" else TIC, self.latest,
                            self.config["MeterType"], clock.ms, self._wall_time,
                            (self.raw.publish,))
-        self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"])
+        self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"],
+                                   budget.MODBUS_CLIENTS)
         self.mqtt = None
         if self.config["MQTT"]["Enabled"]:
             # Imported only here: the MQTT and TLS code holds ~25 KB of heap.
             from mqtt.publisher import Publisher
             self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
-                                  clock.ms, board.reset, board.NAME, VERSION)
+                                  clock.ms, board.reset, self._resolve, board.NAME, VERSION)
         self.watchdog = board.watchdog()
         self.heap_peak = 0
 
     async def run(self):
+        board.start_network("smart-connect-" + self.identity.serial.lower())
         await self.port.start()
         await self.raw.start(board.RAW_PORT, board.HOST)
         await self.modbus.start(board.MODBUS_PORT, board.HOST)
@@ -62,6 +64,11 @@ class App:
         if self.mqtt:
             tasks.append(self.mqtt.run())
         await asyncio.gather(*tasks)
+
+    def _resolve(self, name):
+        from net import dns
+
+        return dns.resolve(name, board.dns_server())
 
     def _wall_time(self):
         return self.wall.now(clock.ms())
@@ -112,5 +119,4 @@ def main():
     except KeyboardInterrupt:
         pass
     except Exception as e:  # the device restarts; the sim exits with the error shown
-        sys.print_exception(e)
-        board.fatal()
+        board.fatal(e)

@@ -47,10 +47,38 @@ def test_timesync_takes_network_time_else_the_meters():
     assert not wall.valid() and set_to == []
 
 
-def _answer(mode=4, stratum=2, secs=3900000000):
+def test_a_socket_error_in_network_time_is_a_failed_sync_not_a_dead_task():
+    """No sockets left or the cable pulled: the task retries later and the meter's clock
+    stands in; before the fix the OSError ended the task and restarted the device."""
+    wall = WallClock()
+    latest = Latest(30000, 0)
+    latest.update({"ts": 1700000000}, (), 500)
+    calls = []
+
+    async def network_time():
+        calls.append(1)
+        raise OSError(23)  # ENFILE
+
+    async def main():
+        task = asyncio.create_task(timesync.run(wall, network_time, lambda t: None, latest,
+                                                lambda: 1000))
+        await asyncio.sleep(0.1)
+        alive = not task.done()
+        task.cancel()
+        return alive
+
+    assert asyncio.run(main())
+    assert calls == [1] and wall.source == "meter"
+
+
+def _answer(mode=4, stratum=2, secs=3900000000, li=0, version=4, req=None):
+    """A server answer; to req (a client request) when given: its transmit timestamp
+    echoed as the originate timestamp."""
     a = bytearray(48)
-    a[0] = 0x20 | mode
+    a[0] = li << 6 | version << 3 | mode
     a[1] = stratum
+    if req is not None:
+        a[24:32] = req[40:48]
     a[40:44] = secs.to_bytes(4, "big")
     return bytes(a)
 
@@ -79,7 +107,7 @@ def test_sntp_query_against_a_local_server():
                 await asyncio.sleep(0.01)
                 continue
             assert req[0] == 0x1B and len(req) == 48
-            srv.sendto(_answer(), peer)
+            srv.sendto(_answer(req=req), peer)
             return
 
     async def main():
@@ -92,3 +120,84 @@ def test_sntp_query_against_a_local_server():
         assert asyncio.run(main()) == (3900000000 - sntp.NTP_DELTA, None)
     finally:
         srv.close()
+
+
+def test_sntp_parse_checks_the_header_and_the_originate_timestamp():
+    sent = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+    req = bytes(40) + sent
+    good = 3900000000 - sntp.NTP_DELTA
+    assert sntp.parse(_answer(req=req), sent) == good
+    assert sntp.parse(_answer(version=3, req=req), sent) == good
+    assert sntp.parse(_answer(req=req)) == good  # originate not checked
+    assert sntp.parse(_answer(), sent) is None  # originate not echoed
+    assert sntp.parse(_answer(req=bytes(48)), sent) is None
+    assert sntp.parse(_answer(li=3, req=req), sent) is None  # server not synchronised
+    assert sntp.parse(_answer(li=1, req=req), sent) == good  # a leap second announced
+    assert sntp.parse(_answer(mode=5, req=req), sent) is None  # broadcast
+    assert sntp.parse(_answer(version=2, req=req), sent) is None
+    assert sntp.parse(_answer(version=5, req=req), sent) is None
+    assert sntp.parse(_answer(stratum=16, req=req), sent) is None
+
+
+def test_sntp_socket_errors_give_none():
+    import socket
+    # sendto() fails at once (EINVAL) on CPython and on the unix port alike
+    addr = socket.getaddrinfo("0.0.0.0", 0)[0][-1]
+    assert asyncio.run(sntp.query(addr, 100)) is None
+
+
+def _exchange(answers, timeout_ms=1000):
+    """query() against a local server that answers the request req with answers(req): a
+    list of (from_elsewhere, datagram), sent in order, from the server's address or from
+    another port of the same host. Returns what query() gives."""
+    import socket
+    addr = socket.getaddrinfo("127.0.0.1", 15490)[0][-1]
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        srv.bind(addr)
+        other.bind(socket.getaddrinfo("127.0.0.1", 15493)[0][-1])
+        srv.setblocking(False)
+
+        async def serve():
+            for _ in range(100):
+                try:
+                    req, peer = srv.recvfrom(48)
+                except OSError:
+                    await asyncio.sleep(0.01)
+                    continue
+                for elsewhere, d in answers(req):
+                    (other if elsewhere else srv).sendto(d, peer)
+                return
+
+        async def main():
+            server = asyncio.create_task(serve())
+            t = await sntp.query(addr, timeout_ms)
+            await server
+            return t
+
+        return asyncio.run(main())
+    finally:
+        srv.close()
+        other.close()
+
+
+GOOD = 3900000000 - sntp.NTP_DELTA
+
+
+def test_sntp_query_ignores_an_unsynchronised_server_and_waits_on():
+    assert _exchange(lambda req: [(False, _answer(li=3, secs=3800000000, req=req)),
+                                  (False, _answer(req=req))]) == GOOD
+    assert _exchange(lambda req: [(False, _answer(li=3, req=req))], 200) is None
+
+
+def test_sntp_query_ignores_a_wrong_originate_then_takes_the_good_answer():
+    assert _exchange(lambda req: [(False, _answer(secs=3800000000)),
+                                  (False, _answer(secs=3800000000, req=bytes(48))),
+                                  (False, _answer(req=req))]) == GOOD
+
+
+def test_sntp_query_ignores_answers_from_another_address():
+    assert _exchange(lambda req: [(True, _answer(secs=3800000000, req=req)),
+                                  (False, _answer(req=req))]) == GOOD
+    assert _exchange(lambda req: [(True, _answer(req=req))], 200) is None

@@ -15,7 +15,10 @@ async def run(wall, network_time, set_clock, latest, clock):
     while True:
         now = clock()
         if now >= due:
-            t = await network_time()
+            try:
+                t = await network_time()
+            except OSError:  # no socket left, cable pulled: retried like a silent server
+                t = None
             now = clock()
             if t is None:
                 due = now + RETRY_MS

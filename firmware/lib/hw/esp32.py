@@ -5,14 +5,15 @@ Thin on purpose: everything above the UART is the portable core. Board modules
 """
 import asyncio
 import binascii
-import socket
+import sys
 import time
 
 import machine
 import network
 from machine import UART, Pin
 
-from net import sntp
+from device.wallclock import rtc_datetime
+from net import dns, sntp
 
 HOST = "0.0.0.0"
 CONFIG_PATH = "/config.json"
@@ -21,23 +22,32 @@ NTP_HOST = "pool.ntp.org"
 MODBUS_PORT = 502
 RAW_PORT = 8088
 STATUS_EVERY = 0  # no status lines on the console (mpremote users can ask the API)
-_WATCHDOG_MS = 10000  # the housekeeping task feeds it every second
-_UART_RXBUF = 4096  # a whole DSMR 5 telegram, in case the loop is busy for a moment
+# Armed first thing at boot: a boot or an import that fails or hangs ends in a restart,
+# never at the REPL. The running firmware then feeds it every second with a 10 s limit.
+_BOOT_WATCHDOG_MS = 30000
+_WATCHDOG_MS = 10000
+# A whole DSMR 5 telegram, in case the loop is busy for a moment; P1 out sends at the
+# meter's own speed, so a TX buffer as large never fills and write() never blocks.
+_UART_BUF = 4096
+_EPOCH_YEAR = time.gmtime(0)[0]  # 2000 on the ESP32
 
 
 def boot():
+    machine.WDT(timeout=_BOOT_WATCHDOG_MS)
     machine.freq(240000000)
 
 
 class MeterPort:
     """The meter input UART; for P1 boards its TX pin is P1 out (an exact copy)."""
 
-    def __init__(self, uart_id, rx, request=None, p1_out=None, invert=True):
-        """invert: P1 is open collector, its logic inverted (SPEC section 2); the TIC
+    def __init__(self, uart_id, rx, tx, request=None, p1_out=False, invert=True):
+        """rx, tx: the UART's pins, given at construction (UART(id) alone claims the
+        default pins, which are the flash's on a no-PSRAM ESP32). p1_out: tx drives P1
+        out through an open-collector transistor, which inverts, so TX is not inverted.
+        invert: P1 is open collector, its logic inverted (RX inverted); the TIC
         demodulator's output polarity depends on the board's circuit."""
-        self._uart = UART(uart_id)
-        self._rx = rx
-        self._tx = p1_out
+        self._uart = UART(uart_id, rx=rx, tx=tx, rxbuf=_UART_BUF, txbuf=_UART_BUF)
+        self._p1_out = p1_out
         self._request = request
         self._invert = invert
         self._stream = asyncio.StreamReader(self._uart)  # stays valid across init()
@@ -49,24 +59,22 @@ class MeterPort:
 
     def configure(self, setting):
         baud, bits, parity, stop = setting
-        kw = {"baudrate": baud, "bits": bits, "parity": parity, "stop": stop, "rx": self._rx,
-              "rxbuf": _UART_RXBUF, "invert": UART.INV_RX if self._invert else 0}
-        if self._tx is not None:
-            kw["tx"] = self._tx
-            kw["invert"] |= UART.INV_TX if self._invert else 0
-        self._uart.init(**kw)
+        self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop,
+                        invert=UART.INV_RX if self._invert else 0)
 
     async def readinto(self, buf):
         return await self._stream.readinto(buf) or 0
 
     def p1_out(self, data):
-        if self._tx is not None:
+        if self._p1_out:
             self._uart.write(data)
 
 
-def ethernet(mdc, mdio, phy_addr, power=None, clock_out=None):
-    """LAN8720 over RMII; DHCP starts when the interface is active. clock_out: the GPIO
-    that drives the 50 MHz reference clock, when the ESP32 provides it (Olimex)."""
+def ethernet(hostname, mdc, mdio, phy_addr, power=None, clock_out=None):
+    """LAN8720 over RMII; DHCP starts when the interface is active, under hostname (it is
+    taken only then). clock_out: the GPIO that drives the 50 MHz reference clock, when the
+    ESP32 provides it (Olimex)."""
+    network.hostname(hostname)
     kw = {"mdc": Pin(mdc), "mdio": Pin(mdio), "phy_type": network.PHY_LAN8720,
           "phy_addr": phy_addr}
     if power is not None:
@@ -84,20 +92,22 @@ def default_serial():
     return binascii.hexlify(machine.unique_id()).decode().upper()
 
 
+def dns_server():
+    """The DNS server DHCP (or the static configuration) gave, as net.dns takes it."""
+    ip = network.ipconfig("dns")
+    return None if ip == "0.0.0.0" else (ip, 53)
+
+
 async def network_time():
-    try:
-        # lwIP resolves names in a blocking call (bounded by its DNS timeout); the
-        # query itself waits without blocking.
-        addr = socket.getaddrinfo(NTP_HOST, 123)[0][-1]
-    except OSError:
-        return None
-    return await sntp.query(addr)
+    """SNTP; the name is resolved without blocking (lwIP's getaddrinfo would stall the
+    whole loop for seconds when the DNS server does not answer)."""
+    ip = await dns.resolve(NTP_HOST, dns_server())
+    return None if ip is None else await sntp.query((ip, 123))
 
 
 def set_clock(epoch):
-    """The RTC is what mbedtls checks certificate validity against."""
-    tm = time.gmtime(epoch)
-    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
+    """The RTC is what mbedtls checks certificate validity against; it counts from 2000."""
+    machine.RTC().datetime(rtc_datetime(epoch, time.gmtime, _EPOCH_YEAR))
 
 
 def reset():
@@ -108,6 +118,7 @@ def watchdog():
     return machine.WDT(timeout=_WATCHDOG_MS)
 
 
-def fatal():
+def fatal(e):
+    sys.print_exception(e)
     time.sleep(2)  # let the console show why
     machine.reset()

@@ -31,15 +31,16 @@ STABLE_MS = 30 * 1000  # a session that lasted this long starts the backoff over
 
 
 class Publisher:
-    def __init__(self, cfg, identity, latest, wall, clock, reset, model, version):
+    def __init__(self, cfg, identity, latest, wall, clock, reset, resolve, model, version):
         """cfg: the MQTT config section (made only when MQTT is enabled). reset(): the
-        board's reboot (remote command)."""
+        board's reboot (remote command). resolve(name): awaitable IPv4 address or None."""
         self.cfg = cfg
         self.identity = identity
         self.latest = latest
         self._wall = wall
         self._clock = clock
         self._reset = reset
+        self._resolve = resolve
         self._model = model
         self._version = version
         base = "devices/%s/smart-connect/%s/" % (cfg["Site"], identity.serial)
@@ -104,7 +105,10 @@ class Publisher:
 
     async def _session(self, host, port, ctx, user, password):
         self.state = "connecting"
-        r, w = await tls.open_connection(host, port, ctx, TIMEOUT_S)
+        ip = await self._resolve(host)
+        if ip is None:
+            raise OSError("cannot resolve %s" % host)
+        r, w = await tls.open_connection(ip, port, host, ctx, TIMEOUT_S)
         reader = None
         try:
             s = Session(r, w, self._on_command, TIMEOUT_S)

@@ -23,10 +23,12 @@ def context(identity, client_cert=True):
     return ctx
 
 
-async def open_connection(host, port, ctx, timeout):
-    """(reader, writer); the handshake and its verification finish by the first write."""
+async def open_connection(ip, port, host, ctx, timeout):
+    """(reader, writer) to ip, checking the certificate against the name host; the
+    handshake and its verification finish by the first write. The name is resolved
+    beforehand (net.dns): open_connection's own lookup would block the loop."""
     return await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=ctx, server_hostname=host), timeout)
+        asyncio.open_connection(ip, port, ssl=ctx, server_hostname=host), timeout)
 
 
 def error_text(e):

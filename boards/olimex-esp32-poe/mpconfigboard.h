@@ -1,0 +1,4 @@
+#define MICROPY_HW_BOARD_NAME "Smart Connect P1 (Olimex ESP32-POE)"
+#define MICROPY_HW_MCU_NAME "ESP32"
+#define MICROPY_PY_NETWORK_HOSTNAME_DEFAULT "smart-connect"
+#define MICROPY_PY_BLUETOOTH (0)

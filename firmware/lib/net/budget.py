@@ -1,0 +1,19 @@
+"""The device's socket budget. lwIP on the ESP32 has a fixed number of sockets
+(CONFIG_LWIP_MAX_SOCKETS, set by our build in boards/esp32-common/sdkconfig.board); when they
+run out, whatever opens one next fails, be it the MQTT session or time sync. So every
+service has a share here and never goes past it, and the shares add up to the total.
+The sim gives the firmware the same number of sockets (tools/sim.py)."""
+
+SOCKETS = 24  # CONFIG_LWIP_MAX_SOCKETS
+LISTENERS = 2  # Modbus TCP, raw stream
+MODBUS_CLIENTS = 6
+RAW_READERS = 2
+MQTT = 1
+SNTP = 1
+DNS = 1
+REFUSING = 1  # a connection over its service's share is accepted, then closed at once
+# Not used yet: the HTTP and HTTPS listeners and their connections (4), mDNS (1), and 3 to
+# spare for the network manager (docs/memory.md).
+RESERVED = 10
+
+SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, REFUSING, RESERVED)
