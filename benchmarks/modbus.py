@@ -5,8 +5,9 @@
   the same registers (goal >= 1.5x the requests/s); p50 / p99 latency of both.
 - Telegram to register: metersim's last byte of a telegram -> the new total power seen
   by a client polling as fast as it can (goal p99 <= 20 ms).
-- Heap: the firmware's peak live heap over 1000 telegrams with 4 clients, and the
-  smallest `tools/sim.py --heap` that runs those without failing.
+Both with the firmware on the 64-bit unix port (x64 .mpy files, the sim's default) and on
+the 32-bit build with the firmware frozen in (tools/sim.py --frozen32, the device gauge).
+The firmware's heap: benchmarks/heap.py.
 """
 import json
 import os
@@ -27,6 +28,9 @@ from support import corpus  # noqa: E402
 
 SECONDS = 3
 READ = 0x8016, 10
+# The firmware's builds (tools/sim.py options): the sim's default, x64 .mpy files on the
+# 64-bit unix port, and the device gauge.
+BUILDS = (("firmware on the unix port", ()), ("firmware, 32-bit frozen", ("--frozen32",)))
 
 
 def request(tid):
@@ -73,24 +77,27 @@ def registers(port, addr, count):
     return list(struct.unpack(">%dH" % count, reply[9:]))
 
 
-def throughput(tmp):
-    with Sim(tmp, status_every=0) as sim:
+def firmware_throughput(tmp, args=()):
+    """The firmware's loop_client figures and the registers it served (for the peer)."""
+    with Sim(tmp, status_every=0, args=args) as sim:
         sim.meter(metersim.split(corpus("dsmr/v5.txt")), interval=1.0)
         wait_until(lambda: registers(sim.modbus_port, *READ)[:2] != [0, 0])
         image = {0x8000: registers(sim.modbus_port, 0x8000, 0x30),
                  0x8100: registers(sim.modbus_port, 0x8100, 8)}
-        ours = loop_client(sim.modbus_port)
+        return loop_client(sim.modbus_port), image
+
+
+def pymodbus_throughput(image):
     port = free_ports(1)[0]
     peer = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmarks", "pymodbus_peer.py"),
                              str(port), json.dumps(image)])
     try:
         wait_until(lambda: _connectable(port), timeout=20)
         assert registers(port, *READ) == image[0x8000][0x16:0x16 + READ[1]]
-        theirs = loop_client(port)
+        return loop_client(port)
     finally:
         peer.terminate()
         peer.wait()
-    return ours, theirs
 
 
 def _connectable(port):
@@ -101,9 +108,9 @@ def _connectable(port):
         return False
 
 
-def telegram_latency(tmp, count=300):
+def telegram_latency(tmp, args=(), count=300):
     frames = metersim.synthetic(count, seed=3)
-    with Sim(tmp, status_every=0) as sim:
+    with Sim(tmp, status_every=0, args=args) as sim:
         s = socket.create_connection(("127.0.0.1", sim.modbus_port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         seen = {}  # total power -> first time seen
@@ -130,63 +137,28 @@ def telegram_latency(tmp, count=300):
     return telegram_latencies(m.done, frames, seen)
 
 
-def heap_run(tmp, heap, telegrams=1000):
-    """Runs telegrams with 4 polling clients; returns the status, or None if it failed."""
-    try:
-        with Sim(tmp, heap=heap) as sim:
-            m = sim.meter(metersim.synthetic(telegrams), interval=0.005, count=telegrams,
-                          loop=False)
-            stop = threading.Event()
-            errors = []
-
-            def poll():
-                try:
-                    while not stop.is_set():
-                        registers(sim.modbus_port, 0x8016, 14)
-                except OSError as e:
-                    errors.append(e)
-
-            clients = [threading.Thread(target=poll, daemon=True) for _ in range(4)]
-            for c in clients:
-                c.start()
-            m.wait(telegrams, timeout=120)
-            wait_until(lambda: sim.status()["meter"]["valid"] == telegrams, timeout=10)
-            stop.set()
-            for c in clients:
-                c.join()
-            st = sim.status()
-            return st if sim.alive() and not errors else None
-    except (AssertionError, TimeoutError, RuntimeError, OSError):
-        return None
-
-
-def smallest_heap(tmp, lo=64, hi=256):
-    """Bisect, in KB, the smallest heap that holds (hi is known to hold)."""
-    while hi - lo > 4:
-        mid = (lo + hi) // 2
-        if heap_run(os.path.join(tmp, "h%d" % mid), "%dk" % mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+def met(ok):
+    return "met" if ok else "NOT MET"
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="sc-bench-")
-    ours, theirs = throughput(os.path.join(tmp, "tp"))
+    ours = [firmware_throughput(os.path.join(tmp, "tp%d" % i), args)
+            for i, (_, args) in enumerate(BUILDS)]
+    theirs = pymodbus_throughput(ours[0][1])
     print("Modbus TCP, one client reading %d registers in a loop, %d s each:" % (READ[1], SECONDS))
-    print("  firmware on the unix port: %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % ours)
-    print("  pymodbus async on CPython: %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % theirs)
-    ratio = ours[0] / theirs[0]
-    print("  throughput ratio: %.2fx (goal >= 1.5x: %s)" % (ratio, "met" if ratio >= 1.5 else
-                                                            "NOT MET"))
-    n, p50, p99 = telegram_latency(os.path.join(tmp, "lat"))
-    print("Telegram to register (%d telegrams): p50 %.2f ms, p99 %.2f ms (goal p99 <= 20 ms: %s)"
-          % (n, p50, p99, "met" if p99 <= 20 else "NOT MET"))
-    st = heap_run(os.path.join(tmp, "heap"), "256k")
-    print("Heap, 1000 telegrams with 4 clients (256 KB heap): peak live %d bytes, live now %d"
-          % (st["heap"]["peak_live"], st["heap"]["live"]))
-    print("Smallest --heap that runs 1000 telegrams with 4 clients: %d KB" % smallest_heap(tmp))
+    for (name, _), (figures, _) in zip(BUILDS, ours):
+        print("  %-26s %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % (name + ":", *figures))
+    print("  %-26s %7.0f req/s, p50 %.2f ms, p99 %.2f ms" % ("pymodbus async on CPython:",
+                                                            *theirs))
+    ratios = [figures[0] / theirs[0] for figures, _ in ours]
+    print("  throughput ratio: %.2fx (goal >= 1.5x: %s); 32-bit frozen: %.2fx (%s)"
+          % (ratios[0], met(ratios[0] >= 1.5), ratios[1], met(ratios[1] >= 1.5)))
+    print("Telegram to register (goal p99 <= 20 ms):")
+    for i, (name, args) in enumerate(BUILDS):
+        n, p50, p99 = telegram_latency(os.path.join(tmp, "lat%d" % i), args)
+        print("  %-26s %d telegrams, p50 %.2f ms, p99 %.2f ms (%s)"
+              % (name + ":", n, p50, p99, met(p99 <= 20)))
 
 
 if __name__ == "__main__":

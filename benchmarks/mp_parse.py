@@ -5,7 +5,9 @@ import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0]
-sys.path.insert(0, _here + "/../firmware/lib")
+# After .frozen: the 32-bit build (make frozen32) parses with its frozen firmware, as the
+# device does; the 64-bit unix port compiles the source.
+sys.path.append(_here + "/../firmware/lib")
 
 from meter import dsmr, lex  # noqa: E402
 

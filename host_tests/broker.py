@@ -63,8 +63,9 @@ class Broker:
         self.ca = ca
         start = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=31)
                  if expired else None)
+        # broker.test: the name the DNS tests give it (host_tests/netsrv.py).
         cert, key = (server_ca or ca).issue(self.folder, "localhost", server=True,
-                                            hosts=("localhost", "127.0.0.1"),
+                                            hosts=("localhost", "broker.test", "127.0.0.1"),
                                             not_before=start)
         self.server_ca = server_ca or ca
         self.expired = expired
@@ -92,8 +93,8 @@ class Broker:
         self.log = open(os.path.join(self.folder, "mosquitto.log"), "ab")
         self.start()
 
-    def url(self, password=False):
-        return "mqtts://localhost:%d" % (self.password_port if password else self.mtls_port)
+    def url(self, password=False, host="localhost"):
+        return "mqtts://%s:%d" % (host, self.password_port if password else self.mtls_port)
 
     def start(self):
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,

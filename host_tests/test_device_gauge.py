@@ -4,27 +4,13 @@ can give it: 1000 telegrams, 4 Modbus clients polling and MQTT over mutual TLS t
 mosquitto, in 64 KB, with no growth of the live heap over the last 500 telegrams."""
 import threading
 
-import pytest
 from test_sim_clients import poll_consistent
 from test_sim_mqtt import base, mqtt_config
 
-from broker import CA, Broker
 from simfw import Sim, metersim
 
 HEAP = "64k"
 TELEGRAMS = 1000
-
-
-@pytest.fixture
-def ca(tmp_path):
-    return CA(str(tmp_path))
-
-
-@pytest.fixture
-def broker(tmp_path, ca):
-    b = Broker(tmp_path / "broker", ca)
-    yield b
-    b.close()
 
 
 def test_1000_telegrams_4_modbus_clients_and_mqtt_over_tls_in_64k(tmp_path, ca, broker):

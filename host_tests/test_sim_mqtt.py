@@ -30,18 +30,6 @@ def mqtt_config(url, **kw):
     return {"MQTT": cfg}
 
 
-@pytest.fixture
-def ca(tmp_path):
-    return CA(str(tmp_path))
-
-
-@pytest.fixture
-def broker(tmp_path, ca):
-    b = Broker(tmp_path / "broker", ca)
-    yield b
-    b.close()
-
-
 def expected(r, keys):
     """What the firmware must publish for reading r; ts None = the device clock."""
     return json.loads(reading.to_json(r, keys))

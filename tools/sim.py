@@ -33,14 +33,16 @@ MICROPYTHON = os.path.join(BIN, "micropython")
 FROZEN32 = os.path.join(BIN, "micropython-frozen32")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
 BUILD = os.path.join(ROOT, "build", "sim")
+# --mpy32: the development install path (.mpy files on a stock image) on the 32-bit build.
+BUILD32 = os.path.join(ROOT, "build", "sim32")
 # The firmware's source directories and where their .mpy files go, as on the device.
 SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
 REBOOT_EXIT = 75  # boards/sim/board.py exits with it when the firmware reboots
 # The firmware gets as many file descriptors as the device has sockets, plus what only
 # the sim has: stdin/out/err, the meter port (listener and up to 2 connections), P1 out
-# (listener and its readers) and one file open at a time. A service that goes past its
+# (listener and its one reader) and one file open at a time. A service that goes past its
 # share of the budget then fails here as it would on the device.
-FDS = 3 + budget.SOCKETS + 3 + 1 + budget.RAW_READERS + 1
+FDS = 3 + budget.SOCKETS + 3 + 2 + 1
 
 
 class Stopped(Exception):
@@ -51,9 +53,10 @@ def _stop(signum, frame):
     raise Stopped(signum)
 
 
-def compile_firmware():
-    """mpy-cross every firmware file for this machine (x64): the device also loads
-    precompiled code, and compiling at import time would cost the heap it is measured by.
+def compile_firmware(arch="x64", build=BUILD):
+    """mpy-cross every firmware file for arch (x64: this machine; x86: the 32-bit build,
+    viper needs a native arch) into build: the device also loads precompiled code, and
+    compiling at import time would cost the heap it is measured by.
     Package folders are kept, as on the device; .mpy files whose source is gone are
     removed, so a moved module cannot shadow its new place."""
     built = set()
@@ -62,7 +65,7 @@ def compile_firmware():
         for folder, dirs, names in os.walk(top):
             if src == "firmware":
                 dirs.clear()  # firmware/lib is its own source
-            out_dir = os.path.join(BUILD, dst, os.path.relpath(folder, top))
+            out_dir = os.path.join(build, dst, os.path.relpath(folder, top))
             for name in sorted(n for n in names
                                if n.endswith(".py") and not n.startswith("manifest")):
                 inp = os.path.join(folder, name)
@@ -70,8 +73,8 @@ def compile_firmware():
                 built.add(out)
                 if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(inp):
                     os.makedirs(out_dir, exist_ok=True)
-                    subprocess.run([MPY_CROSS, "-march=x64", "-o", out, inp], check=True)
-    for folder, _, names in os.walk(BUILD):
+                    subprocess.run([MPY_CROSS, "-march=" + arch, "-o", out, inp], check=True)
+    for folder, _, names in os.walk(build):
         for name in names:
             if os.path.join(folder, name) not in built:
                 os.remove(os.path.join(folder, name))
@@ -97,9 +100,10 @@ def firmware_command(heap, frozen32=False):
 def firmware_env(a, meter_kind):
     env = dict(os.environ)
     # ".frozen" is the interpreter's built-in modules (asyncio among them; with --frozen32
-    # the whole firmware).
+    # the whole firmware, which the .mpy files of --mpy32 shadow).
+    build = BUILD32 if a.mpy32 else BUILD
     env["MICROPYPATH"] = ".frozen" if a.frozen32 else os.pathsep.join(
-        [BUILD, os.path.join(BUILD, "lib"), ".frozen"])
+        [build, os.path.join(build, "lib"), ".frozen"])
     env.update({"SC_METER": meter_kind, "SC_HOST": a.host,
                 "SC_MODBUS_PORT": str(a.modbus_port), "SC_RAW_PORT": str(a.raw_port),
                 "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
@@ -124,9 +128,13 @@ def main(argv=None):
     ap.add_argument("--p1-out-port", type=int, default=8089)
     ap.add_argument("--meter-port", type=int, default=8090, help="the simulated meter UART")
     ap.add_argument("--heap", help="MicroPython heap size, e.g. 100k (-X heapsize=)")
-    ap.add_argument("--frozen32", action="store_true",
-                    help="run the 32-bit build with the firmware frozen (make frozen32): "
-                         "the device's heap gauge")
+    bits32 = ap.add_mutually_exclusive_group()
+    bits32.add_argument("--frozen32", action="store_true",
+                        help="run the 32-bit build with the firmware frozen (make frozen32): "
+                             "the device's heap gauge")
+    bits32.add_argument("--mpy32", action="store_true",
+                        help="run the 32-bit build on .mpy files (x86, build/sim32): the "
+                             "heap cost of make install's .mpy files on a stock image")
     ap.add_argument("--status-every", type=int, default=0, metavar="S",
                     help="print the status as JSON every S seconds")
     ap.add_argument("--no-ntp", action="store_true",
@@ -164,7 +172,8 @@ class Sim:
         self.fw = self.meter = None
 
     def start(self):
-        self.fw = subprocess.Popen(firmware_command(self.a.heap, self.a.frozen32),
+        self.fw = subprocess.Popen(firmware_command(self.a.heap,
+                                                    self.a.frozen32 or self.a.mpy32),
                                    cwd=self.a.flash,
                                    env=firmware_env(self.a, self.kind), stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -177,9 +186,11 @@ class Sim:
     def run(self):
         a = self.a
         prepare_flash(a.flash)
-        if not a.frozen32:
+        if a.mpy32:
+            compile_firmware("x86", BUILD32)
+        elif not a.frozen32:
             compile_firmware()
-        elif not os.path.exists(FROZEN32):
+        if (a.frozen32 or a.mpy32) and not os.path.exists(FROZEN32):
             print("sim: %s is missing: run make frozen32" % FROZEN32, flush=True)
             return 2
         self.start()

@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 
-from net import budget, dns, sntp
+from net import dns, sntp
 from net.fanout import Fanout
 
 NAME = "sim"
@@ -120,7 +120,7 @@ class _MeterPort:
 
     def __init__(self):
         self.setting = None
-        self.p1 = Fanout(budget.RAW_READERS)
+        self.p1 = Fanout(1)  # sim only (the device's P1 out is its UART): one reader
         self._conns = []  # [reader, done event]: the current one first
         self._arrived = asyncio.Event()
 

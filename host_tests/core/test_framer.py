@@ -1,5 +1,5 @@
 """Framing of chunked streams: boundaries, resync, bounds."""
-from meter.framer import DSMR, TIC, Framer
+from meter.framer import DSMR, SIZE, TIC, Framer
 from meter.lex import crc16
 from support import corpus, corpus_names
 
@@ -9,7 +9,7 @@ def ident(kind, frame):
     return (kind, len(frame), crc16(frame, 0, len(frame)))
 
 
-def frames_of(data, chunk, size=8192):
+def frames_of(data, chunk, size=SIZE):
     got = []
     f = Framer(lambda kind, buf, n: got.append((kind, n, crc16(buf, 0, n))), size)
     for i in range(0, len(data), chunk):

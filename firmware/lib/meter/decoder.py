@@ -4,11 +4,11 @@ Shared by the firmware's meter task and tools/decode.py. Time is an input (feed'
 so the same code runs under test without a clock.
 """
 from meter import dsmr, tic
-from meter.framer import DSMR, TIC, Framer
+from meter.framer import DSMR, SIZE, TIC, Framer
 
 
 class Decoder:
-    def __init__(self, on_reading, on_reject=None, raw=False, size=8192, kinds=DSMR | TIC):
+    def __init__(self, on_reading, on_reject=None, raw=False, size=SIZE, kinds=DSMR | TIC):
         """on_reading(reading, raw, buf, n) for each valid frame, on_reject(kind, reason,
         buf, n) for each refused one; buf[0:n] is the frame, valid during the call.
         kinds: DSMR for a P1 port, TIC for a TIC port (see Framer)."""

@@ -20,8 +20,13 @@ _DSMR_TAIL = const(3)  # after '!': CRC digits and CRLF
 _TAIL_MAX = const(8)  # '!' + 4 hex digits + CRLF, with room for one stray byte
 
 
+# The largest frame kept: the contract's 6 KB, 1.7 times the longest real telegram
+# (13 months of e-MUCS peaks or a long text message reach 3.5 KB).
+SIZE = const(6144)
+
+
 class Framer:
-    def __init__(self, on_frame, size=8192, kinds=DSMR | TIC):
+    def __init__(self, on_frame, size=SIZE, kinds=DSMR | TIC):
         """on_frame(kind, buf, n) gets each complete frame as buf[0:n]; buf is reused
         for the next frame, so the callback must be done with it when it returns.
         kinds: the frames to look for. A P1 port passes DSMR, a TIC port TIC, so noise

@@ -18,7 +18,7 @@ from modbus import pdu
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
-_IN = const(2 * _MAX_FRAME)
+_IN = const(_MAX_FRAME)  # one whole frame; a pipelined next one waits in the socket
 _OUT = _MBAP + pdu.MAX_ANSWER
 
 
@@ -62,7 +62,7 @@ class ModbusServer:
             self.timeouts += 1
         except ValueError:
             self.garbage += 1
-        except OSError:
+        except (OSError, MemoryError):  # a broken connection, or no heap for it: that one
             pass
         finally:
             self.clients -= 1

@@ -4,7 +4,8 @@
 publish() never waits: it copies the chunk into each reader's bounded buffer and a task
 per reader sends it. A reader whose buffer overflows, or whose socket takes nothing for
 a few seconds, is too slow and is dropped, so it can never slow the meter loop. Readers
-beyond max_readers are refused.
+beyond max_readers are refused. A reader's buffer is allocated when it connects (nobody
+reads the raw stream most of the time); without the heap for it, that connection closes.
 """
 import asyncio
 
@@ -55,28 +56,32 @@ class Fanout:
             writer.close()
             await writer.wait_closed()
             return
-        r = _Reader(self._size)
-        self._readers.append(r)
-        watch = asyncio.create_task(self._watch(reader, r))
+        r = watch = None
         try:
+            reader_state = _Reader(self._size)
+            self._readers.append(reader_state)
+            r = reader_state
+            watch = asyncio.create_task(self._watch(reader, r))
             while True:
                 await r.ready.wait()
                 r.ready.clear()
                 if r.closed:
                     break
-                chunk = bytes(r.buf[:r.n])
+                chunk = bytes(memoryview(r.buf)[:r.n])  # write() may keep it queued
                 r.n = 0
                 writer.write(chunk)
                 await asyncio.wait_for(writer.drain(), _SEND_TIMEOUT_S)
         except asyncio.TimeoutError:
             if not r.closed:
                 self.dropped += 1
-        except OSError:
+        except (OSError, MemoryError):  # that reader only
             pass
         finally:
-            r.closed = True
-            self._readers.remove(r)
-            watch.cancel()
+            if r is not None:
+                r.closed = True
+                self._readers.remove(r)
+            if watch is not None:
+                watch.cancel()
             writer.close()
             await writer.wait_closed()
 

@@ -1,0 +1,90 @@
+"""The ESP32 image definitions, checked as far as a machine without ESP-IDF can: every
+board's manifest runs under MicroPython's own manifest tool and freezes the whole
+firmware, its board module and what it needs; the ESP-IDF settings are known options of
+ESP-IDF v5.5.1 within their ranges, and the socket count is the firmware's budget."""
+import glob
+import os
+import re
+import sys
+
+import pytest
+
+from net import budget
+from tools import ROOT
+
+MP_SRC = os.path.join(ROOT, ".venv", "micropython-1.28.0")  # make frozen32 unpacks it
+BOARDS = sorted(os.path.basename(os.path.dirname(p))
+                for p in glob.glob(os.path.join(ROOT, "boards", "*", "mpconfigboard.cmake")))
+# ports/esp32/boards files of MicroPython v1.28.0 a board may build on.
+PORT_SDKCONFIGS = {"boards/sdkconfig.base", "boards/sdkconfig.240mhz", "boards/sdkconfig.ble"}
+# The options we set, with their ranges, from ESP-IDF v5.5.1 components/lwip/Kconfig.
+IDF_OPTIONS = {"CONFIG_LWIP_MAX_SOCKETS": (1, 253), "CONFIG_LWIP_MAX_ACTIVE_TCP": (1, 1024),
+               "CONFIG_LWIP_AUTOIP": "y", "CONFIG_LWIP_AUTOIP_TRIES": (1, 100)}
+
+
+def test_every_esp32_board_has_an_image_definition():
+    esp32 = sorted(os.path.basename(os.path.dirname(p))
+                   for p in glob.glob(os.path.join(ROOT, "boards", "*", "board.py"))
+                   if "/sim/" not in p)
+    assert BOARDS == esp32 and len(BOARDS) >= 3
+    for b in BOARDS:
+        for name in ("mpconfigboard.h", "manifest.py"):
+            assert os.path.exists(os.path.join(ROOT, "boards", b, name)), (b, name)
+        with open(os.path.join(ROOT, "boards", b, "mpconfigboard.h")) as f:
+            h = f.read()
+        assert "#define MICROPY_PY_BLUETOOTH (0)" in h
+        assert re.search(r"MICROPY_GC_INITIAL_HEAP_SIZE \(\d+ \* 1024\)", h)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_sdkconfig_files_exist_and_hold_known_options(board):
+    folder = os.path.join(ROOT, "boards", board)
+    with open(os.path.join(folder, "mpconfigboard.cmake")) as f:
+        cmake = f.read()
+    entries = re.search(r"set\(SDKCONFIG_DEFAULTS(.*?)\)", cmake, re.S).group(1).split()
+    assert entries[0] == "boards/sdkconfig.base"
+    settings = {}
+    for e in entries:
+        if e.startswith("${MICROPY_BOARD_DIR}/"):
+            path = os.path.normpath(os.path.join(folder, e[len("${MICROPY_BOARD_DIR}/"):]))
+            with open(path) as f:
+                for line in f:
+                    if line.strip() and not line.startswith("#"):
+                        name, value = line.strip().split("=", 1)
+                        settings[name] = value
+        else:
+            assert e in PORT_SDKCONFIGS, e
+    assert "${MICROPY_BOARD_DIR}/manifest.py" in cmake
+    for name, value in settings.items():
+        want = IDF_OPTIONS[name]
+        assert value == want if isinstance(want, str) else want[0] <= int(value) <= want[1]
+    assert int(settings["CONFIG_LWIP_MAX_SOCKETS"]) == budget.SOCKETS
+    # Connections at once (listeners have their own pool): clients, readers, MQTT, one being
+    # refused, and the 4 HTTP(S) connections the budget reserves.
+    tcp = budget.MODBUS_CLIENTS + budget.RAW_READERS + budget.MQTT + budget.REFUSING + 4
+    assert int(settings["CONFIG_LWIP_MAX_ACTIVE_TCP"]) >= tcp
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_manifest_freezes_the_whole_firmware_and_its_board(board, tmp_path):
+    sys.path.insert(0, os.path.join(MP_SRC, "tools"))
+    import manifestfile
+
+    port = tmp_path / "esp32"  # stands for ports/esp32: its modules/ folder
+    (port / "modules").mkdir(parents=True)
+    (port / "modules" / "_boot.py").write_text("")
+    m = manifestfile.ManifestFile(manifestfile.MODE_FREEZE, {
+        "MPY_DIR": MP_SRC, "MPY_LIB_DIR": os.path.join(MP_SRC, "lib", "micropython-lib"),
+        "PORT_DIR": str(port), "BOARD_DIR": os.path.join(ROOT, "boards", board)})
+    m.execute(os.path.join(ROOT, "boards", board, "manifest.py"))
+    frozen = {f.target_path: f.full_path for f in m.files()}
+    lib = os.path.join(ROOT, "firmware", "lib")
+    for d, _, names in os.walk(lib):
+        for n in names:
+            if n.endswith(".py"):
+                rel = os.path.relpath(os.path.join(d, n), lib)
+                assert frozen[rel] == os.path.join(d, n)
+    assert frozen["board.py"] == os.path.join(ROOT, "boards", board, "board.py")
+    assert frozen["boot.py"].endswith("firmware/boot.py")
+    assert frozen["main.py"].endswith("firmware/main.py")
+    assert {"_boot.py", "ssl.py", "asyncio/core.py"} <= set(frozen)
