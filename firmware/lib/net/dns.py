@@ -1,13 +1,12 @@
 """DNS A lookups without blocking the event loop: on the ESP32 socket.getaddrinfo waits in
-lwIP for up to ~7 s per DNS server, which would stall Modbus and the meter input. One
-non-blocking UDP socket, polled every few ms; a reply must come from the server and echo
-the random id and the question, so stray or blindly spoofed datagrams are ignored."""
-import asyncio
-import errno
+lwIP for up to ~7 s per DNS server, which would stall Modbus and the meter input. The
+query goes over net.udp; a reply must come from the server and echo the random id and the
+question, so stray or blindly spoofed datagrams are ignored."""
 import os
 import socket
 
-_POLL_MS = 10
+from net import udp
+
 _HOPS = 8  # compression pointers followed per name: a pointer loop ends here
 
 
@@ -97,40 +96,35 @@ def parse(d, qid, name):
     return _answer(d, q)
 
 
+def _verdict(d, q):
+    """For udp.ask: None for a datagram that does not answer q (keep waiting), False for a
+    server failure (SERVFAIL, REFUSED: ask again), else the address or "" (NXDOMAIN, no
+    A record: final)."""
+    if not _ours(d, q):
+        return None
+    if d[3] & 0x0F not in (0, 3):
+        return False
+    return _answer(d, q) or ""
+
+
 async def resolve(name, server, timeout_ms=2000, tries=2):
     """IPv4 address of name as a dotted string, or None. server: (ip, port); each of the
-    tries resends the query and waits up to timeout_ms. Never raises OSError: no sockets
-    left or the network down is an unresolved name, not a reason to end the caller."""
+    tries asks again (from a new port) and waits up to timeout_ms. Never raises OSError:
+    no sockets left or the network down is an unresolved name, not a reason to end the
+    caller."""
     if name == "localhost":
         return "127.0.0.1"
     if _ipv4(name):
         return name
     q = query(name, int.from_bytes(os.urandom(2), "big"))
-    if q is None:
+    if q is None or server is None:
         return None
-    s = None
     try:
         addr = socket.getaddrinfo(server[0], server[1])[0][-1]  # a literal: no lookup
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setblocking(False)
-        for _ in range(tries):
-            s.sendto(q, addr)
-            for _ in range(timeout_ms // _POLL_MS):
-                try:
-                    d, peer = s.recvfrom(512)
-                except OSError as e:
-                    if e.errno != errno.EAGAIN:
-                        return None
-                    d = None
-                if d and peer == addr and _ours(d, q):
-                    if d[3] & 0x0F in (0, 3):  # an answer or NXDOMAIN: final
-                        return _answer(d, q)
-                    break  # SERVFAIL, REFUSED: the next try may fare better
-                # one datagram per poll: a flood of strays cannot starve the loop
-                await asyncio.sleep(_POLL_MS / 1000)
-        return None
     except OSError:
         return None
-    finally:
-        if s is not None:
-            s.close()
+    for _ in range(tries):
+        got = await udp.ask(addr, q, 512, timeout_ms, lambda d: _verdict(d, q))
+        if got or got == "":
+            return got or None
+    return None

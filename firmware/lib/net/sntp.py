@@ -1,48 +1,19 @@
-"""One SNTP query (RFC 4330 client mode) without blocking the event loop: ntptime waits
-in a blocking recv for up to a second, which would stall Modbus and the meter input.
-The socket is non-blocking and polled every few ms until the answer or the timeout."""
-import asyncio
-import errno
+"""One SNTP query (RFC 4330 client mode) over net.udp, without blocking the event loop."""
 import os
-import socket
+
+from net import udp
 
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
-_POLL_MS = 10
 
 
 async def query(addr, timeout_ms=2000):
-    """UTC epoch seconds from the server at addr (a getaddrinfo address), or None. Never
-    raises OSError: no sockets left or a pulled cable must not end the time-sync task.
-    Only a reply from addr that echoes our random transmit timestamp counts, so a blindly
-    spoofed or stray datagram is ignored and the wait goes on."""
-    s = None
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setblocking(False)
-        req = bytearray(48)
-        req[0] = 0x1B  # LI 0, version 3, mode 3 (client)
-        sent = os.urandom(8)  # RFC 4330 lets a client send any transmit timestamp
-        req[40:48] = sent
-        s.sendto(req, addr)
-        for _ in range(timeout_ms // _POLL_MS):
-            try:
-                data, peer = s.recvfrom(48)
-            except OSError as e:
-                if e.errno != errno.EAGAIN:  # anything but "nothing yet"
-                    return None
-                data = None
-            if data and peer == addr:
-                t = parse(data, sent)
-                if t is not None:
-                    return t
-            # one datagram per poll: a flood of strays cannot starve the loop
-            await asyncio.sleep(_POLL_MS / 1000)
-        return None
-    except OSError:
-        return None
-    finally:
-        if s is not None:
-            s.close()
+    """UTC epoch seconds from the server at addr (a getaddrinfo address), or None; never
+    raises OSError. Only a reply that echoes our random transmit timestamp counts."""
+    req = bytearray(48)
+    req[0] = 0x1B  # LI 0, version 3, mode 3 (client)
+    sent = os.urandom(8)  # RFC 4330 lets a client send any transmit timestamp
+    req[40:48] = sent
+    return await udp.ask(addr, req, 48, timeout_ms, lambda d: parse(d, sent))
 
 
 def parse(data, sent=None):
