@@ -17,9 +17,11 @@ BOARDS = sorted(os.path.basename(os.path.dirname(p))
                 for p in glob.glob(os.path.join(ROOT, "boards", "*", "mpconfigboard.cmake")))
 # ports/esp32/boards files of MicroPython v1.28.0 a board may build on.
 PORT_SDKCONFIGS = {"boards/sdkconfig.base", "boards/sdkconfig.240mhz", "boards/sdkconfig.ble"}
-# The options we set, with their ranges, from ESP-IDF v5.5.1 components/lwip/Kconfig.
+# The options we set, with their ranges, from ESP-IDF v5.5.1 components/lwip/Kconfig and
+# components/mbedtls/Kconfig (DYNAMIC_BUFFER depends on DTLS being off).
 IDF_OPTIONS = {"CONFIG_LWIP_MAX_SOCKETS": (1, 253), "CONFIG_LWIP_MAX_ACTIVE_TCP": (1, 1024),
-               "CONFIG_LWIP_AUTOIP": "y", "CONFIG_LWIP_AUTOIP_TRIES": (1, 100)}
+               "CONFIG_LWIP_AUTOIP": "y", "CONFIG_LWIP_AUTOIP_TRIES": (1, 100),
+               "CONFIG_MBEDTLS_SSL_PROTO_DTLS": "n", "CONFIG_MBEDTLS_DYNAMIC_BUFFER": "y"}
 
 
 def test_every_esp32_board_has_an_image_definition():
