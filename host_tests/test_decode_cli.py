@@ -11,6 +11,8 @@ from tools import CORPUS, MICROPYTHON, ROOT
 
 FILES = sorted(glob.glob(os.path.join(CORPUS, "dsmr", "*"))
                + glob.glob(os.path.join(CORPUS, "tic", "*")))
+REGRESSION = sorted(p for p in glob.glob(os.path.join(CORPUS, "regression", "*"))
+                    if not p.endswith(".md"))
 INTERPRETERS = {"cpython": sys.executable, "micropython": MICROPYTHON}
 
 
@@ -30,7 +32,25 @@ def test_same_json_on_both_interpreters(path):
     r = json.loads(line)
     assert r["raw"] and r["protocol"]
     keys = [k for k in r if k != "raw"]
-    assert keys[:3] == ["protocol", "ts", "power_w"] and len(keys) == 31
+    assert keys[:3] == ["protocol", "ts", "power_w"] and len(keys) == 32
+
+
+@pytest.mark.parametrize("path", REGRESSION, ids=os.path.basename)
+def test_regression_cases_print_the_same_on_both_interpreters(path):
+    out = {i: run(i, "--now", "1700000000", path) for i in INTERPRETERS}
+    cp, mp = out["cpython"], out["micropython"]
+    assert (cp.returncode, cp.stdout, cp.stderr) == (mp.returncode, mp.stdout, mp.stderr)
+    assert cp.stdout or cp.stderr
+
+
+def test_a_cut_telegram_and_one_without_meter_values_are_reported():
+    for interp in INTERPRETERS:
+        proc = run(interp, os.path.join(CORPUS, "regression", "dsmr5_cut_at_end.txt"))
+        assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 1
+        assert proc.stderr == b"cut telegram (147 bytes): incomplete at end of input\n"
+        proc = run(interp, os.path.join(CORPUS, "regression", "d0_obis_star255.txt"))
+        assert proc.returncode == 1 and proc.stdout == b""
+        assert proc.stderr == b"rejected telegram (263 bytes): no meter values\n"
 
 
 def test_several_telegrams_with_noise_and_one_corrupt(tmp_path):

@@ -49,7 +49,10 @@ def _same_instant(ours, ref_dt, text):
     """dsmr_parser ignores the meter's S/W letter and applies Amsterdam's rules; SPEC
     says the letter decides. They agree except where a meter's letter contradicts the
     season (Iskra IE and a Fluvius history entry send S in winter): then we are one
-    hour earlier for S, later for W, and the telegram must hold that letter."""
+    hour earlier for S, later for W, and the telegram must hold that letter. A meter
+    time before 2010 is no valid time for us (null), a date for dsmr_parser (v3's gas)."""
+    if ours is None and ref_dt is not None and ref_dt.year < 2010:
+        return True
     theirs = _epoch(ref_dt)
     if ours == theirs:
         return True

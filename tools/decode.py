@@ -1,5 +1,7 @@
 """Decode raw meter bytes: one JSON reading per valid telegram or TIC frame on stdout,
-one line per refused one on stderr; exit 1 when nothing valid was found.
+one line per refused one on stderr; exit 1 when nothing valid was found. Each file is
+one capture: a frame cut at its end is reported as incomplete, but a DSMR 2.2/3.0
+telegram without end line whose last line is complete is decoded there.
 
 Runs unchanged on CPython and the MicroPython unix port (same firmware code, same JSON):
     python tools/decode.py FILE...        micropython tools/decode.py FILE...
@@ -13,7 +15,7 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../firmware/lib")
 
 from meter import reading  # noqa: E402
-from meter.decoder import Decoder  # noqa: E402
+from meter.decoder import INCOMPLETE, Decoder  # noqa: E402
 from meter.framer import DSMR, TIC  # noqa: E402
 
 
@@ -81,7 +83,8 @@ def main(argv):
 
     def on_reject(kind, reason, buf, n):
         what = "telegram" if kind == DSMR else "frame"
-        sys.stderr.write("rejected %s (%d bytes): %s\n" % (what, n, reason))
+        sys.stderr.write("%s %s (%d bytes): %s\n" % (
+            "cut" if reason == INCOMPLETE else "rejected", what, n, reason))
 
     dec = Decoder(on_reading, on_reject, raw=True)
     for name in files:
@@ -91,6 +94,7 @@ def main(argv):
                 if not chunk:
                     break
                 dec.feed(chunk, now)
+        dec.end()
     f = dec.framer
     if f.oversized or f.dropped:
         sys.stderr.write("framing: %d oversized, %d cut short\n" % (f.oversized, f.dropped))

@@ -16,7 +16,8 @@ def corpus_names(kind):
 
 
 def parse_all(data, now=0):
-    """Feed data through the decoder in one chunk: (readings, rejection reasons)."""
+    """Feed data through the decoder in one chunk, then end the input as tools/decode.py
+    does: (readings, rejection reasons)."""
     from meter.decoder import Decoder
 
     out = []
@@ -24,6 +25,7 @@ def parse_all(data, now=0):
     dec = Decoder(lambda r, raw, buf, n: out.append(r),
                   lambda kind, reason, buf, n: rejected.append(reason))
     dec.feed(data, now)
+    dec.end()
     return out, rejected
 
 

@@ -36,6 +36,23 @@ def test_v5_two_mbus_takes_the_gas_meter_that_reports():
     # Channel 1 is a gas device with the placeholder "(700101010000W)(00000000)".
     r = parse_one("dsmr/v5_two_mbus.txt")
     check(r, gas_m3=246.138, gas_ts=1587933001, power_w=111, power_l3_w=55, current_l3_a=1.0)
+    assert r["mbus"] == [
+        {"channel": 1, "type": 3, "id": None, "value": None, "unit": None, "ts": None},
+        {"channel": 2, "type": 3, "id": "G0039001936990619", "value": 246.138, "unit": "m3",
+         "ts": 1587933001}]
+
+
+def test_every_mbus_device_is_listed():
+    # v5: channel 2 is a gas device that sends its type only ("0-2:96.1.0()").
+    assert parse_one("dsmr/v5.txt")["mbus"] == [
+        {"channel": 1, "type": 3, "id": "2222ABCD123456789", "value": 0.107, "unit": "m3",
+         "ts": 1483369805},
+        {"channel": 2, "type": 3, "id": None, "value": None, "unit": None, "ts": None}]
+    r = parse_one("dsmr/unpadded_crc.txt")
+    assert r["mbus"] == [{"channel": 1, "type": 4, "id": "621848012D2C0B0C", "value": 240.86,
+                          "unit": "GJ", "ts": 1771182323}]
+    # Iskra IE sends only an empty channel-1 id: no device.
+    assert parse_one("dsmr/iskra_ie.txt")["mbus"] is None
 
 
 def test_v4_2_has_no_voltages():
@@ -51,9 +68,12 @@ def test_legacy_dsmr_gas_on_the_next_line():
     r = parse_one("dsmr/v2_2.txt", now=1234)
     check(r, protocol="dsmr2", version=None, ts=1234, gas_m3=1.001, gas_ts=1478541600,
           power_w=1010, energy_import_kwh=2.002, tariff=1, meter_id="00000000000000")
+    # v3's gas time 090212160000 is before 2010: the meter has no valid time.
     r = parse_one("dsmr/v3.txt", now=1234)
-    check(r, protocol="dsmr3", ts=1234, gas_m3=1.001, gas_ts=1234450800, power_w=1190,
+    check(r, protocol="dsmr3", ts=1234, gas_m3=1.001, gas_ts=None, power_w=1190,
           energy_import_t1_kwh=12345.678, tariff=2)
+    assert r["mbus"] == [{"channel": 1, "type": 3, "id": "2222ABCD123456789",
+                          "value": 1.001, "unit": "m3", "ts": None}]
 
 
 def test_emucs_peak_history_13_months():

@@ -1,7 +1,7 @@
 """Framing of chunked streams: boundaries, resync, bounds."""
-from meter.framer import DSMR, SIZE, TIC, Framer
+from meter.framer import DSMR, SILENCE_MS, SIZE, TIC, Framer
 from meter.lex import crc16
-from support import corpus, corpus_names
+from support import corpus, corpus_names, parse_all
 
 
 def ident(kind, frame):
@@ -60,10 +60,60 @@ def test_six_kilobyte_telegram_fits():
     assert len(got) == 1 and got[0][1] > 6000 and f.oversized == 0
 
 
-def test_slash_restarts_a_cut_telegram():
+def test_a_slash_at_a_line_start_ends_the_telegram_before_it():
     v5 = corpus("dsmr/v5.txt")
-    got, f = frames_of(v5[:300] + v5, 17)
-    assert got == [ident(DSMR, v5)] and f.dropped == 1
+    cut = v5[:v5.index(b"\n", 300) + 1]
+    got, f = frames_of(cut + v5, 17)
+    assert got == [ident(DSMR, cut), ident(DSMR, v5)] and f.dropped == 0
+    # The parser refuses the cut one: DSMR 5 needs its end line and CRC.
+    readings, rejected = parse_all(cut + v5)
+    assert len(readings) == 1 and rejected == ["no end line"]
+
+
+def test_a_slash_inside_a_line_is_data():
+    # So a telegram cut inside a line swallows the next one (whose CRC then fails); the
+    # one after that starts at a line start again.
+    v5 = corpus("dsmr/v5.txt")
+    got, f = frames_of(v5[:300] + v5 + v5, 17)
+    assert got == [ident(DSMR, v5[:300] + v5), ident(DSMR, v5)]
+
+
+def test_slash_and_bang_in_a_text_message_are_data():
+    t = corpus("regression/dsmr22_text_slash.txt")
+    assert t.count(b"/") == 4 and t.count(b"!") == 2
+    for chunk in (1, 5, 64, len(t)):
+        got, f = frames_of(t + t, chunk)
+        assert got == [ident(DSMR, t)] * 2 and f.dropped == 0, chunk
+
+
+def test_silence_ends_a_telegram_without_end_line():
+    data = corpus("regression/dsmr22_no_end_line.txt")
+    first = data[:data.index(b"/", 1)]
+    got = []
+    f = Framer(lambda kind, buf, n: got.append((kind, n, crc16(buf, 0, n))), kinds=DSMR)
+    f.feed(first)
+    f.tick(0)  # bytes since the last tick: the silence counts from here
+    f.tick(SILENCE_MS - 1)
+    assert got == []
+    f.tick(SILENCE_MS)
+    assert got == [ident(DSMR, first)]
+    # Silent in the middle of a line: the telegram was cut.
+    f.feed(first[:100])
+    f.tick(5000)
+    f.tick(5000 + SILENCE_MS)
+    assert len(got) == 1 and f.dropped == 1
+    # After silence a '/' starts a telegram wherever it is.
+    f.feed(b"xx" + first)
+    f.tick(9000)
+    f.tick(9000 + SILENCE_MS)
+    assert got == [ident(DSMR, first)] * 2 and f.noise == 2
+
+
+def test_after_a_dropped_telegram_only_a_slash_at_a_line_start_starts_one():
+    big = b"/XXX5\r\n\r\n0-0:96.13.0(" + b"41" * 3500 + b" /XXX5 )\r\n!0000\r\n"
+    v5 = corpus("dsmr/v5.txt")
+    got, f = frames_of(big + v5, 100, size=4096)
+    assert got == [ident(DSMR, v5)] and f.oversized == 1
 
 
 def test_stx_restarts_a_cut_tic_frame_and_noise_is_counted():
@@ -132,13 +182,24 @@ def test_random_bytes_keep_the_heap_bounded():
 
     v5 = corpus("dsmr/v5.txt")
     dec = Decoder(lambda r, raw, buf, n: None, kinds=DSMR)
-    dec.feed(noise(2000) + v5, 0)
+    clock = [0]
+
+    def pause():  # the meter's pause before its next telegram
+        dec.tick(clock[0])
+        clock[0] += 2 * SILENCE_MS
+        dec.tick(clock[0])
+
+    dec.feed(noise(2000), 0)
+    pause()
+    dec.feed(v5, 0)
     gc.collect()
     baseline = gc.mem_alloc()
     for _ in range(40):
         dec.feed(noise(2500), 0)
+        pause()
         dec.feed(v5, 0)
     gc.collect()
-    # On a P1 port no telegram after the noise is lost: only '/' starts a frame.
+    # On a P1 port no telegram after the noise is lost: only '/' starts a frame, and a
+    # telegram the noise seemed to start is over once the line is silent.
     assert dec.valid == 41, (dec.valid, dec.rejected, dec.framer.dropped)
     assert gc.mem_alloc() - baseline < 2048, gc.mem_alloc() - baseline

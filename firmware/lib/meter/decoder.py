@@ -1,10 +1,12 @@
 """The meter input pipeline: byte chunks -> framer -> DSMR or TIC parser -> reading.
 
-Shared by the firmware's meter task and tools/decode.py. Time is an input (feed's now),
-so the same code runs under test without a clock.
+Shared by the firmware's meter task and tools/decode.py. Time is an input (feed's now,
+tick's ms), so the same code runs under test without a clock.
 """
 from meter import dsmr, tic
 from meter.framer import DSMR, SIZE, TIC, Framer
+
+INCOMPLETE = "incomplete at end of input"
 
 
 class Decoder:
@@ -19,6 +21,7 @@ class Decoder:
         self._on_reject = on_reject
         self._raw = raw
         self._now = 0
+        self._ending = False
         self.valid = 0
         self.rejected = 0
         self.last_error = None
@@ -28,6 +31,21 @@ class Decoder:
         epoch seconds)."""
         self._now = now
         self.framer.feed(data, n)
+
+    def tick(self, now_ms):
+        """About once a second (ms, any monotonic origin): a DSMR 2.2/3.0 telegram without
+        end line is decoded once the line has been silent (Framer.tick)."""
+        self.framer.tick(now_ms)
+
+    def end(self):
+        """The input is over (the end of a capture): a telegram without end line whose
+        last line is complete is decoded; any other frame in progress, or one that is
+        refused, goes to on_reject as INCOMPLETE."""
+        self._ending = True
+        try:
+            self.framer.end()
+        finally:
+            self._ending = False
 
     def parse(self, kind, buf, n, raw=None):
         """Parse one frame; raises ValueError with the reason when it is refused."""
@@ -40,7 +58,7 @@ class Decoder:
             r = self.parse(kind, buf, n, raw)
         except ValueError as e:
             self.rejected += 1
-            self.last_error = str(e)
+            self.last_error = INCOMPLETE if self._ending else str(e)
             if self._on_reject:
                 self._on_reject(kind, self.last_error, buf, n)
             return

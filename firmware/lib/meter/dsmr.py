@@ -6,7 +6,7 @@ OBIS codes become small ints (lex.obis_key) and numbers are read as digits + dec
 """
 from array import array
 
-from meter import lex, reading
+from meter import lex, mbus, reading
 from meter.timeconv import dsmr_ts
 
 try:
@@ -31,12 +31,12 @@ _ENERGY = const(2)  # kWh or Wh -> float kWh
 _FLOAT = const(3)  # V, A
 _TS = const(4)
 _INT = const(5)
-_TEXT = const(6)  # version strings, equipment ids
-_MBUS_TYPE = const(7)
-_MBUS_VALUE = const(8)  # (ts)(value*unit)
-_MBUS_LEGACY = const(9)  # DSMR 2.2/3.0: (ts)(..)(..)(..)(obis)(unit) then (value) on the next line
-_PEAK = const(10)  # (ts)(kW)
-_HISTORY = const(11)
+_TEXT = const(6)  # version strings
+_ID = const(7)  # equipment ids, ASCII sent as hex
+_KW = const(8)  # 0-0:17.0.0: whether its unit is kW
+_PEAK = const(9)  # (ts)(kW)
+_HISTORY = const(10)
+_MBUS = const(16)  # meter.mbus's kinds (TYPE ...) start here; their slot is the channel
 
 # Scratch slots filled while parsing one telegram.
 _S_TS = const(0)
@@ -62,9 +62,8 @@ _S_ID_ALT = const(33)  # 0-0:96.1.0
 _S_LIMIT_UNIT_KW = const(34)  # 0-0:17.0.0 in kW (tells DSMR 2.2 from 3.0)
 _NSLOTS = const(35)
 
-_MBUS_CHANNELS = const(4)
-_GAS = const(3)
-_WATER = const(7)
+_B = const(0x0F000000)  # the B (channel) field of a packed OBIS key
+_NO_END = const(-2)  # the crc of a telegram without end line
 
 
 def _table():
@@ -92,55 +91,34 @@ def _table():
     add("0-0:98.1.0", _HISTORY, _S_HISTORY)
     add("1-3:0.2.8", _TEXT, _S_VERSION)
     add("0-0:96.1.4", _TEXT, _S_EMUCS)
-    add("0-0:96.1.1", _TEXT, _S_ID)
-    add("0-0:96.1.0", _TEXT, _S_ID_ALT)
-    add("0-0:17.0.0", _TEXT, _S_LIMIT_UNIT_KW)
-    for ch in range(1, _MBUS_CHANNELS + 1):
-        add("0-%d:24.1.0" % ch, _MBUS_TYPE, ch)
-        add("0-%d:24.2.1" % ch, _MBUS_VALUE, ch)
-        add("0-%d:24.2.3" % ch, _MBUS_VALUE, ch)
-        add("0-%d:24.3.0" % ch, _MBUS_LEGACY, ch)
+    add("0-0:96.1.1", _ID, _S_ID)
+    add("0-0:96.1.0", _ID, _S_ID_ALT)
+    add("0-0:17.0.0", _KW, _S_LIMIT_UNIT_KW)
+    for ch in range(1, mbus.CHANNELS + 1):
+        for code, kind in mbus.OBJECTS:
+            add("0-%d:%s" % (ch, code), kind, ch)
     return t
 
 
 _TABLE = _table()
 _EMPTY = (None,) * _NSLOTS
-_NO_MBUS = (None,) * (_MBUS_CHANNELS + 1)
-_NO_MBUS_TYPE = (0,) * (_MBUS_CHANNELS + 1)
 _POW10 = (1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12)
 _IPOW10 = (1, 10, 100, 1000)
 _LF = const(10)
 _LPAREN = const(40)
 _RPAREN = const(41)
-_STAR = const(42)
-
-
-def _hex_text(buf, a, b):
-    """Equipment ids are ASCII sent as hex; show the ASCII when that is what it is."""
-    n = b - a
-    if n and not n & 1:
-        out = bytearray(n // 2)
-        for i in range(0, n, 2):
-            hi = lex.hex_digit(buf[a + i])
-            lo = lex.hex_digit(buf[a + i + 1])
-            c = (hi << 4) | lo
-            if hi < 0 or lo < 0 or not 32 < c < 127:
-                break
-            out[i // 2] = c
-        else:
-            return out.decode()
-    return lex.ascii_text(buf, a, b)
 
 
 def _crc_digits(buf, start, end):
-    """The CRC after '!' (0, 3 or 4 hex digits then CRLF): its value, -1 for none."""
+    """The CRC after '!' (0, 3 or 4 hex digits in either case, then CRLF): its value,
+    -1 for none."""
     n = end - start - 2
     if n < 0 or buf[end - 2] != 13 or buf[end - 1] != _LF or n not in (0, 3, 4):
         raise TelegramError("bad end line")
     v = 0
     for i in range(start, start + n):
         d = lex.hex_digit(buf[i])
-        if d < 0 or buf[i] > 70:
+        if d < 0:
             raise TelegramError("bad CRC digits")
         v = (v << 4) | d
     return v if n else -1
@@ -151,51 +129,65 @@ class DsmrParser:
 
     def __init__(self):
         self._v = [None] * _NSLOTS
-        self._mtype = [0] * (_MBUS_CHANNELS + 1)
-        self._mval = [None] * (_MBUS_CHANNELS + 1)
-        self._mts = [None] * (_MBUS_CHANNELS + 1)
+        self._mbus = mbus.MBus()
         self._num = array("i", (0, 0, 0))
         self._texts = {}
+        self._stamped = False  # the telegram has a 0-0:1.0.0 line (DSMR 4 and later)
 
     def parse(self, buf, n, now, raw=None):
-        """Parse buf[0:n], one telegram from '/' to the LF after the CRC.
+        """Parse buf[0:n], one telegram from '/' to the LF after the CRC, or to the LF
+        of its last line when it has no end line (DSMR 2.2/3.0 only).
 
         Returns a reading; raises TelegramError with the reason otherwise. raw, when a
         dict, receives every object as OBIS text -> list of its value strings.
         """
         if n < 4 or buf[0] != 47:
             raise TelegramError("no '/' at start")
-        bang = buf.rfind(b"\n!", 0, n) + 1
-        if bang <= 0:
-            raise TelegramError("no '!' end line")
-        crc = _crc_digits(buf, bang + 1, n)
-        if crc >= 0 and lex.crc16(buf, 0, bang + 1) != crc:
-            raise TelegramError("CRC mismatch")
+        end = buf.rfind(b"\n!", 0, n) + 1
+        if end > 0:
+            crc = _crc_digits(buf, end + 1, n)
+            if crc >= 0 and lex.crc16(buf, 0, end + 1) != crc:
+                raise TelegramError("CRC mismatch")
+        elif buf[n - 1] == _LF:
+            crc = _NO_END
+            end = n
+        else:
+            raise TelegramError("no end line")
+        pos = buf.find(b"\n", 0, end) + 1
+        # Without a CRC nothing else tells a telegram from the tail of one whose text
+        # message held a '/': that tail's ident line closes the message's ')'.
+        if crc < 0 and (pos <= 0 or buf.find(b")", 0, pos) >= 0):
+            raise TelegramError("bad ident line")
         v = self._v
         v[:] = _EMPTY
-        self._mtype[:] = _NO_MBUS_TYPE
-        self._mval[:] = _NO_MBUS
-        self._mts[:] = _NO_MBUS
-        mval = self._mval
+        mb = self._mbus
+        mb.start()
+        self._stamped = False
         num = self._num
         table = _TABLE
-        pos = buf.find(b"\n", 0, bang) + 1
         legacy = 0
         key_text = None
-        while pos < bang:
-            key = lex.line(buf, pos, bang, num)
+        while pos < end:
+            key = lex.line(buf, pos, end, num)
             lp = num[0]
             e = num[1]
             if lp == pos:
                 if legacy:
                     m = lex.number(buf, lp + 1, e, num)
                     if m >= 0:
-                        mval[legacy] = m / _POW10[num[0]]
+                        mb.value[legacy] = m / _POW10[num[0]]
                     legacy = 0
                 if key_text is not None:
                     raw[key_text].extend(_groups(buf, lp, e))
             elif lp > 0:
+                legacy = 0
                 code = table.get(key)
+                if code is None and key >> 28 == 1 and key & _B:
+                    # Electricity objects on another B channel count as their 1-0: form
+                    # while that slot is empty; a 1-0: line always stores, so it wins.
+                    code = table.get(key & ~_B)
+                    if code is not None and v[code & 0xFF] is not None:
+                        code = None
                 if code is not None:
                     kind = code >> 8
                     if kind == _POWER:
@@ -209,39 +201,30 @@ class DsmrParser:
                             if kind == _ENERGY and not num[2]:
                                 dec += 3
                             v[code & 0xFF] = m / _POW10[dec]
+                    elif kind >= _MBUS:
+                        legacy = mb.store(buf, lp + 1, e, kind, code & 0xFF, num)
                     else:
-                        legacy = self._store(buf, lp, e, kind, code & 0xFF)
+                        self._store(buf, lp, e, kind, code & 0xFF)
                 if raw is not None:
                     key_text = lex.ascii_text(buf, pos, lp)
                     raw[key_text] = _groups(buf, lp, e)
             pos = e + 1
-        return self._reading(crc >= 0, now)
+        return self._reading(crc, now)
 
     def _store(self, buf, lp, e, kind, slot):
-        """Store one mapped object; returns the M-Bus channel awaiting a legacy value."""
+        """Store one mapped object other than a number or an M-Bus device's."""
         v = self._v
         a = lp + 1
         if kind == _TS:
             v[slot] = dsmr_ts(buf, a, buf.find(b")", a, e))
+            self._stamped = True
         elif kind == _INT:
             m = lex.number(buf, a, e, self._num)
             if m >= 0 and self._num[0] == 0:
                 v[slot] = m
-        elif kind == _TEXT:
-            v[slot] = self._text(buf, a, buf.find(b")", a, e), slot)
-        elif kind == _MBUS_TYPE:
-            m = lex.number(buf, a, e, self._num)
-            self._mtype[slot] = m if m >= 0 else 0
-        elif kind == _MBUS_VALUE:
-            rp = buf.find(b")", a, e)
-            m = lex.number(buf, rp + 2, e, self._num) if rp > 0 else -1
-            # A value without a unit is the meter's placeholder for an absent device.
-            if m >= 0 and buf[self._num[1]] == _STAR:
-                self._mval[slot] = m / _POW10[self._num[0]]
-                self._mts[slot] = dsmr_ts(buf, a, rp)
-        elif kind == _MBUS_LEGACY:
-            self._mts[slot] = dsmr_ts(buf, a, buf.find(b")", a, e))
-            return slot
+        elif kind == _TEXT or kind == _ID or kind == _KW:
+            decode = lex.ascii_text if kind == _TEXT else lex.hex_text if kind == _ID else _is_kw
+            v[slot] = lex.cached_text(self._texts, buf, a, buf.find(b")", a, e), slot, decode)
         elif kind == _PEAK:
             rp = buf.find(b")", a, e)
             m = lex.number(buf, rp + 2, e, self._num) if rp > 0 else -1
@@ -250,7 +233,6 @@ class DsmrParser:
                 v[_S_PEAK_W] = self._watts(m)
         elif kind == _HISTORY:
             v[slot] = self._history(buf, lp, e)
-        return 0
 
     def _watts(self, m):
         """Digits m of a kW or W value (decimals and unit prefix from the last
@@ -259,22 +241,6 @@ class DsmrParser:
         if self._num[2]:
             return m * _IPOW10[3 - dec] if dec <= 3 else int(m / _POW10[dec - 3] + 0.5)
         return m if dec == 0 else int(m / _POW10[dec] + 0.5)
-
-    def _text(self, buf, a, b, slot):
-        """Texts repeat in every telegram: decode once, then reuse while the bytes match."""
-        if b < a:
-            return None
-        cached = self._texts.get(slot)
-        if cached is not None and cached[0] == b - a and buf.find(cached[1], a, b) == a:
-            return cached[2]
-        if slot == _S_ID or slot == _S_ID_ALT:
-            text = _hex_text(buf, a, b)
-        elif slot == _S_LIMIT_UNIT_KW:
-            text = buf.find(b"*kW", a, b) > 0
-        else:
-            text = lex.ascii_text(buf, a, b)
-        self._texts[slot] = (b - a, bytes(buf[a:b]), text)
-        return text
 
     def _history(self, buf, lp, e):
         """e-MUCS 98.1.0: (n)(1-0:1.6.0)(1-0:1.6.0) then n x (month)(occurred)(kW)."""
@@ -303,27 +269,41 @@ class DsmrParser:
             p = buf.find(b")", r2 + 1, e) + 1
         return out
 
-    def _reading(self, has_crc, now):
+    def _reading(self, crc, now):
+        """crc: its value, -1 for an end line without one, _NO_END without end line."""
         v = self._v
         version = v[_S_VERSION]
-        if v[_S_EMUCS] is not None:
+        emucs = v[_S_EMUCS]
+        # Only DSMR 2.2/3.0 may lack the end line: a 0.2.8 version, an e-MUCS version or
+        # a 1.0.0 time (DSMR 4 and later) means a CRC telegram was cut.
+        if crc == _NO_END and (version is not None or emucs is not None or self._stamped):
+            raise TelegramError("no end line")
+        if emucs is not None:
+            if crc < 0:
+                raise TelegramError("e-MUCS telegram without CRC")
             protocol = "emucs"
-            version = v[_S_EMUCS]
+            version = emucs
         elif version is not None:
             major = version[:1]
-            if not has_crc and major in ("4", "5"):
+            if crc < 0 and major in ("4", "5"):
                 raise TelegramError("DSMR %s telegram without CRC" % version)
             protocol = "dsmr4" if major == "4" else "dsmr5"
-        elif has_crc:
+        elif crc >= 0:
             protocol = "dsmr5"
         else:
             protocol = "dsmr2" if v[_S_LIMIT_UNIT_KW] else "dsmr3"
+        i = _S_P_IMP
+        while i <= _S_HISTORY and v[i] is None:
+            i += 1
+        if i > _S_HISTORY and not self._mbus.has_value():
+            raise TelegramError("no meter values")
         r = reading.new()
         r["protocol"] = protocol
         r["version"] = version
         r["ts"] = v[_S_TS] if v[_S_TS] is not None else now
-        imp = v[_S_P_IMP]
-        exp = v[_S_P_EXP]
+        # Without a total the meter's per-phase values add up to it.
+        imp = v[_S_P_IMP] if v[_S_P_IMP] is not None else _sum(v, _S_PL_IMP, 3)
+        exp = v[_S_P_EXP] if v[_S_P_EXP] is not None else _sum(v, _S_PL_EXP, 3)
         r["power_import_w"] = imp
         r["power_export_w"] = exp
         total = reading.net(imp, exp)
@@ -345,28 +325,29 @@ class DsmrParser:
         r["peak_month_ts"] = v[_S_PEAK_TS]
         r["peak_history"] = v[_S_HISTORY]
         r["meter_id"] = v[_S_ID] if v[_S_ID] is not None else v[_S_ID_ALT]
-        for ch in range(1, _MBUS_CHANNELS + 1):
-            t = self._mtype[ch]
-            if self._mval[ch] is None:
-                continue
-            if t == _GAS and r["gas_m3"] is None:
-                r["gas_m3"] = self._mval[ch]
-                r["gas_ts"] = self._mts[ch]
-            elif t == _WATER and r["water_m3"] is None:
-                r["water_m3"] = self._mval[ch]
-                r["water_ts"] = self._mts[ch]
+        self._mbus.add_to(r)
         return r
+
+
+def _sum(v, first, count):
+    """The sum of the slots that hold a value, None when none does."""
+    s = None
+    for i in range(first, first + count):
+        if v[i] is not None:
+            s = v[i] if s is None else s + v[i]
+    return s
 
 
 def _total(v, total_slot, first_tariff):
     """The meter's own total when it sends one, else the sum of its tariff registers."""
     if v[total_slot] is not None:
         return v[total_slot]
-    s = None
-    for i in range(first_tariff, first_tariff + 4):
-        if v[i] is not None:
-            s = v[i] if s is None else s + v[i]
+    s = _sum(v, first_tariff, 4)
     return None if s is None else round(s, 3)
+
+
+def _is_kw(buf, a, b):
+    return buf.find(b"*kW", a, b) > 0
 
 
 def _groups(buf, lp, e):

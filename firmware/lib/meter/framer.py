@@ -2,10 +2,13 @@
 ('/' .. '!' CRC CRLF) and TIC frames (STX .. ETX).
 
 Bytes are searched with find() and copied a segment at a time into one preallocated
-buffer; a frame longer than the buffer is dropped and the framer resyncs at the next
-'/' or STX. Telegrams carry a 0x02 in some ident lines (Iskra IE), so STX only starts a
-frame outside an ident line; '/' restarts a DSMR telegram, STX restarts either frame,
-EOT aborts a TIC frame.
+buffer; a frame longer than the buffer is dropped. Meters put '/' and '!' in text
+messages, so inside a telegram's body they count only at a line start; a '/' anywhere
+starts a telegram only while none is in progress (at the start, after a telegram's end
+or after silence). DSMR 2.2/3.0 meters may send no end line: their telegram ends at the
+next telegram's '/', or when the line falls silent (tick). Telegrams carry a 0x02 in
+some ident lines (Iskra IE), so STX only starts a frame outside an ident line; EOT
+aborts a TIC frame.
 """
 try:
     from micropython import const
@@ -15,14 +18,19 @@ except ImportError:
 DSMR = const(1)
 TIC = const(2)
 
-_IDLE = const(0)
+_IDLE = const(0)  # no telegram in progress: any '/' starts one
 _DSMR_TAIL = const(3)  # after '!': CRC digits and CRLF
+_SKIP = const(4)  # inside a dropped telegram: only a '/' at a line start starts one
 _TAIL_MAX = const(8)  # '!' + 4 hex digits + CRLF, with room for one stray byte
-
+_LF = const(10)
 
 # The largest frame kept: the contract's 6 KB, 1.7 times the longest real telegram
 # (13 months of e-MUCS peaks or a long text message reach 3.5 KB).
 SIZE = const(6144)
+
+# IEC 62056-21, which DSMR 2.2/3.0 build on, allows at most 1.5 s between two characters
+# of a message: a longer silence means the telegram is over. Those meters send every 10 s.
+SILENCE_MS = const(1500)
 
 
 class Framer:
@@ -39,8 +47,11 @@ class Framer:
         self._state = _IDLE
         self._tail = 0
         self._body = False  # DSMR: past the ident line
+        self._lf = True  # the byte before the next chunk ends a line (or there is none)
+        self._fed = False  # bytes arrived since the last tick
+        self._heard = 0  # the last tick that found bytes
         self.frames = 0
-        self.dropped = 0  # frames cut short: restarted, aborted by EOT, bad end line
+        self.dropped = 0  # frames cut short: restarted, aborted by EOT, bad end line, silence
         self.oversized = 0
         self.noise = 0  # bytes outside any frame
 
@@ -53,36 +64,16 @@ class Framer:
         pos = 0
         while pos < n:
             st = self._state
-            if st == _IDLE:
+            if st == _IDLE or st == _SKIP:
                 pos = self._start(data, pos, n)
             elif st == DSMR:
-                # 0x02 is data in the ident line (Iskra IE), a TIC frame start after it.
-                lf = -1 if self._body else data.find(b"\n", pos, n)
-                slash = data.find(b"/", pos, n)
-                bang = data.find(b"!", pos, n)
-                stx = -1
-                if self._stx:
-                    start = pos if self._body else (n if lf < 0 else lf + 1)
-                    stx = data.find(self._stx, start, n)
-                first = _earliest(slash, bang, stx, n)
-                if 0 <= lf < first:
-                    self._body = True
-                if first == n:
-                    pos = self._append(mv, pos, n)
-                elif first == bang:
-                    pos = self._append(mv, pos, bang + 1)
-                    if self._state == DSMR:
-                        self._state = _DSMR_TAIL
-                        self._tail = 1
-                else:
-                    self._restart()
-                    pos = first
+                pos = self._dsmr(data, mv, pos, n)
             elif st == _DSMR_TAIL:
                 lf = data.find(b"\n", pos, n)
                 end = n if lf < 0 else lf + 1
                 if self._tail + end - pos > _TAIL_MAX:
                     self.dropped += 1
-                    self._state = _IDLE
+                    self._state = _SKIP
                     continue
                 self._tail += end - pos
                 pos = self._append(mv, pos, end)
@@ -96,7 +87,8 @@ class Framer:
                 if first == n:
                     pos = self._append(mv, pos, n)
                 elif first == stx:
-                    self._restart()
+                    self.dropped += 1
+                    self._state = _IDLE
                     pos = stx
                 elif first == etx:
                     pos = self._append(mv, pos, etx + 1)
@@ -106,9 +98,37 @@ class Framer:
                     self.dropped += 1
                     self._state = _IDLE
                     pos = eot + 1
+        if n:
+            self._lf = data[n - 1] == _LF
+            self._fed = True
+
+    def tick(self, now):
+        """Housekeeping about once a second (now: ms, any monotonic origin). After
+        SILENCE_MS without a byte the frame in progress is over (see end)."""
+        if self._fed:
+            self._fed = False
+            self._heard = now
+        elif now - self._heard >= SILENCE_MS and self._state != _IDLE:
+            self.end(False)
+
+    def end(self, cut=True):
+        """The frame in progress gets no more bytes (silence, or the end of a capture).
+        A DSMR telegram whose last line is complete goes to on_frame: DSMR 2.2/3.0 meters
+        may send no end line, and the parser decides. Any other frame is dropped, or with
+        cut passed on too (tools/decode.py reports it). Then any '/' starts a telegram."""
+        st = self._state
+        if st == DSMR or st == TIC or st == _DSMR_TAIL:
+            if cut or (st == DSMR and self._body and self.buf[self._n - 1] == _LF):
+                self._emit(TIC if st == TIC else DSMR)
+            else:
+                self.dropped += 1
+        self._state = _IDLE
 
     def _start(self, data, pos, n):
-        slash = data.find(self._slash, pos, n) if self._slash else -1
+        slash = -1
+        if self._slash:
+            slash = data.find(b"/", pos, n) if self._state == _IDLE else \
+                self._at_line_start(data, b"/", pos, n)
         stx = data.find(self._stx, pos, n) if self._stx else -1
         if slash < 0 and stx < 0:
             self.noise += n - pos
@@ -121,17 +141,54 @@ class Framer:
         self._body = False
         return start + 1
 
-    def _restart(self):
-        self.dropped += 1
-        self._state = _IDLE
+    def _dsmr(self, data, mv, pos, n):
+        lf = -1
+        if self._body:
+            end = n
+            slash = self._at_line_start(data, b"/", pos, n)
+            bang = self._at_line_start(data, b"!", pos, n)
+            stx = data.find(self._stx, pos, n) if self._stx else -1
+        else:
+            # The ident line never holds '/' or '!' (IEC 62056-21): either one there
+            # means the telegram started in noise. 0x02 is data here (Iskra IE).
+            lf = data.find(b"\n", pos, n)
+            end = n if lf < 0 else lf + 1
+            slash = data.find(b"/", pos, end)
+            bang = data.find(b"!", pos, end)
+            stx = -1
+        first = _earliest(slash, bang, stx, end)
+        if first == bang:
+            pos = self._append(mv, pos, bang + 1)
+            if self._state == DSMR:
+                self._state = _DSMR_TAIL
+                self._tail = 1
+        elif first == slash and not self._body:
+            self.dropped += 1
+            self._state = _IDLE
+            pos = slash
+        else:
+            pos = self._append(mv, pos, first)
+            if self._state == DSMR:
+                if not self._body:
+                    self._body = lf >= 0
+                elif first < n:
+                    self.end(False)  # the next frame starts: this one had no end line
+        return pos
+
+    def _at_line_start(self, data, c, pos, n):
+        """Index of the first c in data[pos:n] that starts a line, else -1."""
+        i = data.find(c, pos, n)
+        while i >= 0 and not (data[i - 1] == _LF if i else self._lf):
+            i = data.find(c, i + 1, n)
+        return i
 
     def _append(self, mv, a, b):
         """Copy mv[a:b] into the frame; past the buffer size, drop the frame and go back
-        to searching from a (the dropped bytes hold no frame start)."""
+        to searching from a, inside the dropped telegram."""
         k = b - a
         if self._n + k > len(self.buf):
             self.oversized += 1
-            self._state = _IDLE
+            self._state = _SKIP
             return a
         self.buf[self._n:self._n + k] = mv[a:b]
         self._n += k

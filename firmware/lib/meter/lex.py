@@ -135,6 +135,37 @@ def ascii_text(buf, start, end):
     return s.decode()
 
 
+def hex_text(buf, a, b):
+    """Equipment ids are ASCII sent as hex: the ASCII when that is what it is, else the
+    text as sent."""
+    n = b - a
+    if n and not n & 1:
+        out = bytearray(n // 2)
+        for i in range(0, n, 2):
+            hi = hex_digit(buf[a + i])
+            lo = hex_digit(buf[a + i + 1])
+            c = (hi << 4) | lo
+            if hi < 0 or lo < 0 or not 32 < c < 127:
+                break
+            out[i // 2] = c
+        else:
+            return out.decode()
+    return ascii_text(buf, a, b)
+
+
+def cached_text(cache, buf, a, b, key, decode):
+    """decode(buf, a, b) for a text that repeats in every telegram (ids, units): decoded
+    once, then reused while its bytes match, so it allocates nothing. None if b < a."""
+    if b < a:
+        return None
+    hit = cache.get(key)
+    if hit is not None and hit[0] == b - a and buf.find(hit[1], a, b) == a:
+        return hit[2]
+    text = decode(buf, a, b)
+    cache[key] = (b - a, bytes(buf[a:b]), text)
+    return text
+
+
 crc16 = crc16_py
 line = line_py
 number = number_py

@@ -17,11 +17,12 @@ KEYS = (
     "energy_import_t1_kwh", "energy_import_t2_kwh",
     "energy_export_t1_kwh", "energy_export_t2_kwh",
     "tariff", "peak_month_w", "peak_month_ts", "peak_history",
-    "gas_m3", "gas_ts", "water_m3", "water_ts",
+    "gas_m3", "gas_ts", "water_m3", "water_ts", "mbus",
     "meter_id", "version",
 )
 
 PEAK_KEYS = ("month_ts", "ts", "w")
+MBUS_KEYS = ("channel", "type", "id", "value", "unit", "ts")
 PHASE_POWER = ("power_l1_w", "power_l2_w", "power_l3_w")
 PHASE_VOLTAGE = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
 PHASE_CURRENT = ("current_l1_a", "current_l2_a", "current_l3_a")
@@ -56,7 +57,8 @@ def _dumps(v):
     if isinstance(v, list):
         return "[" + ", ".join(_dumps(x) for x in v) + "]"
     if isinstance(v, dict):
-        return _dumps_map(v, PEAK_KEYS if "month_ts" in v else sorted(v))
+        keys = PEAK_KEYS if "month_ts" in v else MBUS_KEYS if "channel" in v else sorted(v)
+        return _dumps_map(v, keys)
     if isinstance(v, float):
         # MicroPython's repr is not always the shortest round trip; 15 digits agree.
         s = "%.15g" % v

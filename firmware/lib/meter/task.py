@@ -43,7 +43,9 @@ class Meter:
             self.decoder.feed(buf, self._wall(), n)
 
     def tick(self, now):
-        """Housekeeping, about once a second: notices a meter that went silent."""
+        """Housekeeping, about once a second: ends a telegram the line left open (DSMR
+        2.2/3.0 without end line) and notices a meter that went silent."""
+        self.decoder.tick(now)
         if self.detect.tick(now // 1000):
             self.port.configure(self.detect.setting)
 

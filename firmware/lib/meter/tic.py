@@ -180,6 +180,11 @@ class TicParser:
 
     def _reading(self, standard, now):
         v = self._v
+        i = _S_P_IMP
+        while i < _NSLOTS and v[i] is None:
+            i += 1
+        if i == _NSLOTS:
+            raise FrameError("no meter values")
         r = reading.new()
         r["protocol"] = "tic-standard" if standard else "tic-historique"
         r["ts"] = v[_S_TS] if v[_S_TS] is not None else now

@@ -27,14 +27,15 @@ def _digits2(buf, i):
 
 
 def _local_epoch(buf, i):
-    """YYMMDDhhmmss at buf[i:] as seconds since the epoch on the meter's wall clock."""
+    """YYMMDDhhmmss at buf[i:] as seconds since the epoch on the meter's wall clock.
+    None before 2010: meters whose clock was never set send 2000 (or zeros)."""
     yy = _digits2(buf, i)
     mo = _digits2(buf, i + 2)
     d = _digits2(buf, i + 4)
     h = _digits2(buf, i + 6)
     mi = _digits2(buf, i + 8)
     s = _digits2(buf, i + 10)
-    if yy < 0 or not 1 <= mo <= 12 or not 1 <= d <= _MDAYS[mo - 1] or not 0 <= h <= 23:
+    if yy < 10 or not 1 <= mo <= 12 or not 1 <= d <= _MDAYS[mo - 1] or not 0 <= h <= 23:
         return None
     if not 0 <= mi <= 59 or not 0 <= s <= 59:
         return None
@@ -56,7 +57,8 @@ def eu_offset(local_epoch):
 
 
 def dsmr_ts(buf, start, end):
-    """DSMR YYMMDDhhmmssX (X = S summer UTC+2, W winter UTC+1; absent on DSMR 2.2/3.0)."""
+    """DSMR YYMMDDhhmmssX (X = S summer UTC+2, W winter UTC+1, in either case; absent on
+    DSMR 2.2/3.0)."""
     n = end - start
     if n not in (12, 13):
         return None
@@ -65,10 +67,10 @@ def dsmr_ts(buf, start, end):
         return None
     if n == 12:
         return t - eu_offset(t)
-    x = buf[start + 12]
-    if x == 83:  # S
+    x = buf[start + 12] | 0x20
+    if x == 115:  # s
         return t - 7200
-    if x == 87:  # W
+    if x == 119:  # w
         return t - 3600
     return None
 
