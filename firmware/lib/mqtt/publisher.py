@@ -23,7 +23,7 @@ INSTANT_KEYS = ("ts", "power_w", "power_import_w", "power_export_w",
 COUNTER_KEYS = ("ts", "energy_import_kwh", "energy_export_kwh",
                 "energy_import_t1_kwh", "energy_import_t2_kwh",
                 "energy_export_t1_kwh", "energy_export_t2_kwh", "tariff",
-                "gas_m3", "gas_ts", "water_m3", "water_ts")
+                "gas_m3", "gas_ts", "water_m3", "water_ts", "mbus")
 COUNTERS_EVERY_MS = 60 * 1000  # counters change slowly; readings go out every telegram
 KEEPALIVE_S = 60
 TIMEOUT_S = 10  # connect, TLS handshake, CONNACK, each write and each acknowledgement
