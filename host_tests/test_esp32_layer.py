@@ -6,6 +6,8 @@ hostname is set before the interface starts (it is taken only then)."""
 import os
 import subprocess
 
+import microdot
+
 from tools import MICROPYTHON, ROOT
 
 BOARD = "wt32-eth01"
@@ -13,11 +15,12 @@ BOARD = "wt32-eth01"
 
 def run(tmp_path, code, env=None, first=()):
     path = list(first) + [os.path.join(ROOT, p) for p in (
-        "host_tests/esp32", "boards/" + BOARD, "firmware", "firmware/lib")] + [".frozen"]
+        "host_tests/esp32", "boards/" + BOARD, "firmware", "firmware/lib")] + [
+        os.path.dirname(os.path.dirname(microdot.__file__)), ".frozen"]
     # The firmware is compiled from source here: its 64-bit bytecode sits in this heap
     # (frozen on the device), and a framer needs 6 KB in one piece after it.
     proc = subprocess.run(
-        [MICROPYTHON, "-X", "heapsize=256k", "-c", code], cwd=tmp_path, capture_output=True,
+        [MICROPYTHON, "-X", "heapsize=1m", "-c", code], cwd=tmp_path, capture_output=True,
         text=True, timeout=60, env=dict(os.environ, MICROPYPATH=os.pathsep.join(path),
                                         **(env or {})))
     hw = [line[4:] for line in proc.stdout.splitlines() if line.startswith("hw: ")]

@@ -7,7 +7,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device import config
+from device import config, schema
 from device.identity import Identity
 from device.wallclock import WallClock
 from meter.latest import Latest
@@ -89,7 +89,7 @@ def test_parse_publish_returns_or_raises_value_error(first, body):
                                                  st.text(max_size=10), st.text(max_size=6))))
 def test_broker_urls_are_parsed_or_refused_with_a_reason(url):
     try:
-        host, port = config.broker_address(url)
+        host, port = schema.broker_address(url)
     except ValueError as e:
         assert str(e)
         return

@@ -153,7 +153,7 @@ def hostile(port, rnd, count):
 
 
 def test_hostile_connections_never_stop_a_well_behaved_client(tmp_path):
-    with Sim(tmp_path, {"Modbus": {"IdleTimeout": 2}}, heap="160k") as sim:
+    with Sim(tmp_path, {"Modbus": {"IdleTimeout": 2}}) as sim:
         sim.meter(metersim.synthetic(100), interval=0.05)
         client = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, timeout=2, retries=0)
         assert client.connect()

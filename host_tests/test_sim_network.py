@@ -109,7 +109,7 @@ def test_full_client_slots_and_a_flood_leave_mqtt_and_time_sync_their_sockets(tm
     sub = broker.subscribe()
     args = ("--ntp", ntp.addr()) + (("--frozen32",) if build == "frozen32" else ())
     with Sim(tmp_path / "flash", mqtt_config(broker.url()), args=args,
-             heap="80k" if build == "frozen32" else "200k") as sim:
+             heap="80k" if build == "frozen32" else None) as sim:
         sim.meter(metersim.synthetic(200), interval=0.1)
         sim.status_when(lambda s: s["mqtt"]["connected"])
         stop_flood, stop_clients = threading.Event(), threading.Event()

@@ -77,7 +77,8 @@ def make_cert(subject_key, cn, issuer_key, issuer_cert=None, ca=False, days=None
         b = b.add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
                                           False, False), critical=True)
     if usage:
-        b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        b = b.add_extension(x509.ExtendedKeyUsage(
+            list(usage) if isinstance(usage, tuple) else [usage]), critical=False)
     if hosts:
         import ipaddress
         names = []
@@ -109,6 +110,11 @@ def _write(path, data, private=False):
         f.write(data)
 
 
+def host_names(serial):
+    """The names the device answers to on the LAN (mDNS), in its certificate."""
+    return "smart-connect-%s.local" % serial.lower(), "smart-connect.local"
+
+
 def provision(out, serial=None, ca=None):
     """Write DIR/identity (and DIR/ca when no CA is given); returns the identity dict."""
     ident_dir = os.path.join(out, "identity")
@@ -125,7 +131,10 @@ def provision(out, serial=None, ca=None):
     serial = serial or new_serial()
     ident = {"serial": serial, "ap_key": secret(12), "api_password": secret(12)}
     key = new_key()
-    cert = make_cert(key, serial, ca_key, ca_cert, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    # One certificate for both ends: the MQTT client, and the HTTPS server under the
+    # device's mDNS names.
+    cert = make_cert(key, serial, ca_key, ca_cert, hosts=host_names(serial),
+                     usage=(ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH))
     os.makedirs(ident_dir)
     _write(os.path.join(ident_dir, "identity.json"),
            json.dumps(ident, indent=1).encode(), private=True)
@@ -146,7 +155,7 @@ def label(ident):
         "Serial:      %s" % s,
         "Wi-Fi AP:    SC-%s" % s,
         "AP key:      %s" % ident["ap_key"],
-        "Web / API:   http://smart-connect-%s.local  user: user  password: %s"
+        "Web / API:   https://smart-connect-%s.local  user: user  password: %s"
         % (s.lower(), ident["api_password"]),
     ))
 

@@ -22,8 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
+import microdot  # noqa: E402
+
 import metersim  # noqa: E402
 import provision  # noqa: E402
+import webassets  # noqa: E402
 from device import config  # noqa: E402
 from net import budget  # noqa: E402
 
@@ -36,8 +39,12 @@ BUILD = os.path.join(ROOT, "build", "sim")
 # --mpy32: the development install path (.mpy files on a stock image) on the 32-bit build.
 BUILD32 = os.path.join(ROOT, "build", "sim32")
 # The firmware's source directories and where their .mpy files go, as on the device.
-SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"))
-REBOOT_EXIT = 75  # boards/sim/board.py exits with it when the firmware reboots
+SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"),
+           (os.path.dirname(microdot.__file__), "lib/microdot"))
+# Of Microdot (pinned in requirements.txt) the firmware uses the core module only.
+MICRODOT = ("microdot.py",)
+# boards/sim/board.py exits with these when the firmware reboots or soft-resets
+RESTARTS = {75: "reboot", 76: "soft"}
 # The firmware gets as many file descriptors as the device has sockets, plus what only
 # the sim has: stdin/out/err, the meter port (listener and up to 2 connections), P1 out
 # (listener and its one reader) and one file open at a time. A service that goes past its
@@ -58,16 +65,19 @@ def compile_firmware(arch="x64", build=BUILD):
     viper needs a native arch) into build: the device also loads precompiled code, and
     compiling at import time would cost the heap it is measured by.
     Package folders are kept, as on the device; .mpy files whose source is gone are
-    removed, so a moved module cannot shadow its new place."""
+    removed, so a moved module cannot shadow its new place. The web UI is packed first
+    (tools/webassets.py)."""
+    webassets.ensure()
     built = set()
     for src, dst in SOURCES:
         top = os.path.join(ROOT, src)
         for folder, dirs, names in os.walk(top):
-            if src == "firmware":
-                dirs.clear()  # firmware/lib is its own source
+            if src == "firmware" or dst == "lib/microdot":
+                dirs.clear()  # firmware/lib is its own source; Microdot has no subpackages
             out_dir = os.path.join(build, dst, os.path.relpath(folder, top))
-            for name in sorted(n for n in names
-                               if n.endswith(".py") and not n.startswith("manifest")):
+            for name in sorted(n for n in names if n.endswith(".py") and not
+                               n.startswith("manifest") and
+                               (dst != "lib/microdot" or n in MICRODOT)):
                 inp = os.path.join(folder, name)
                 out = os.path.normpath(os.path.join(out_dir, name[:-3] + ".mpy"))
                 built.add(out)
@@ -109,7 +119,8 @@ def firmware_env(a, meter_kind):
                 "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
                 "SC_STATUS_EVERY": str(a.status_every),
                 "SC_NTP": "off" if a.no_ntp else (a.ntp or "host"), "SC_DNS": a.dns or "",
-                "SC_FDS": str(FDS)})
+                "SC_FDS": str(FDS), "SC_HTTP_PORT": str(a.http_port),
+                "SC_HTTPS_PORT": str(a.https_port)})
     return env
 
 
@@ -123,7 +134,9 @@ def main(argv=None):
     ap.add_argument("--interval", type=float, help="seconds between telegrams (default: protocol)")
     ap.add_argument("--host", default="127.0.0.1", help="address the firmware listens on")
     ap.add_argument("--modbus-port", type=int, default=1502)
-    ap.add_argument("--http-port", type=int, default=8080, help="HTTP API (not served yet)")
+    ap.add_argument("--http-port", type=int, default=8080,
+                    help="plain HTTP: the landing page that links to HTTPS")
+    ap.add_argument("--https-port", type=int, default=8443, help="the HTTPS API and web UI")
     ap.add_argument("--raw-port", type=int, default=8088)
     ap.add_argument("--p1-out-port", type=int, default=8089)
     ap.add_argument("--meter-port", type=int, default=8090, help="the simulated meter UART")
@@ -137,6 +150,8 @@ def main(argv=None):
                              "heap cost of make install's .mpy files on a stock image")
     ap.add_argument("--status-every", type=int, default=0, metavar="S",
                     help="print the status as JSON every S seconds")
+    ap.add_argument("--power-loss", action="store_true",
+                    help="a firmware killed with SIGKILL is a power loss: start it again")
     ap.add_argument("--no-ntp", action="store_true",
                     help="offer no network time: the firmware takes the meter's clock")
     ap.add_argument("--ntp", metavar="HOST:PORT",
@@ -171,11 +186,12 @@ class Sim:
                                 else "p1")
         self.fw = self.meter = None
 
-    def start(self):
+    def start(self, cause="power-on"):
+        env = firmware_env(self.a, self.kind)
+        env["SC_RESET_CAUSE"] = cause
         self.fw = subprocess.Popen(firmware_command(self.a.heap,
                                                     self.a.frozen32 or self.a.mpy32),
-                                   cwd=self.a.flash,
-                                   env=firmware_env(self.a, self.kind), stdout=subprocess.PIPE,
+                                   cwd=self.a.flash, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
 
     def start_meter(self):
@@ -202,22 +218,29 @@ class Sim:
             return self.fw.wait()
         self.start_meter()
         h = a.host
-        print("sim up: Modbus TCP %s:%d, raw stream %s:%d, %smeter input %s:%d%s, flash %s" % (
-            h, a.modbus_port, h, a.raw_port,
-            "P1 out %s:%d, " % (h, a.p1_out_port) if self.kind == "p1" else "", h,
-            a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter else "",
-            a.flash), flush=True)
+        print("sim up: Modbus TCP %s:%d, HTTPS https://%s:%d, HTTP %s:%d, raw stream %s:%d, "
+              "%smeter input %s:%d%s, flash %s" % (
+                  h, a.modbus_port, h, a.https_port, h, a.http_port, h, a.raw_port,
+                  "P1 out %s:%d, " % (h, a.p1_out_port) if self.kind == "p1" else "", h,
+                  a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter
+                  else "", a.flash), flush=True)
         while True:
             for line in self.fw.stdout:
                 sys.stdout.write(line)
                 sys.stdout.flush()
             rc = self.fw.wait()
-            if rc != REBOOT_EXIT:
+            if rc == -signal.SIGKILL and a.power_loss:
+                cause = "power-on"
+            elif rc in RESTARTS:
+                cause = RESTARTS[rc]
+            else:
                 return rc
-            print("sim: firmware rebooting", flush=True)
+            print("sim: firmware %s" % {"reboot": "rebooting", "soft": "soft reset",
+                                        "power-on": "killed, powering on again"}[cause],
+                  flush=True)
             if self.meter:  # the meter cable reconnects to the new firmware
                 self.meter.close()
-            self.start()
+            self.start(cause)
             self.start_meter()
 
     def stop(self):

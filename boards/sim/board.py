@@ -25,6 +25,8 @@ METER = _env("METER", "p1")  # p1 (DSMR, e-MUCS, A1) or tic
 HOST = _env("HOST", "127.0.0.1")
 MODBUS_PORT = _env("MODBUS_PORT", 1502)
 RAW_PORT = _env("RAW_PORT", 8088)
+HTTP_PORT = _env("HTTP_PORT", 8080)
+HTTPS_PORT = _env("HTTPS_PORT", 8443)
 P1_OUT_PORT = _env("P1_OUT_PORT", 8089)
 METER_PORT = _env("METER_PORT", 8090)
 STATUS_EVERY = _env("STATUS_EVERY", 0)  # seconds between status lines on stdout, 0 = none
@@ -35,7 +37,9 @@ NTP = _env("NTP", "host")
 DNS = _env("DNS", "")
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
 IDENTITY_DIR = "identity"
-REBOOT_EXIT = 75  # tools/sim.py starts the firmware again when it exits with this code
+# tools/sim.py starts the firmware again when it exits with one of these codes
+REBOOT_EXIT = 75
+SOFT_EXIT = 76
 
 
 # File descriptors tools/sim.py gives the firmware: the device's sockets and the sim's own.
@@ -99,6 +103,22 @@ def set_clock(epoch):
 
 def reset():
     sys.exit(REBOOT_EXIT)
+
+
+def soft_reset():
+    sys.exit(SOFT_EXIT)
+
+
+def reset_cause():
+    """power-on, or what tools/sim.py says the last start was (reboot, soft)."""
+    return _env("RESET_CAUSE", "power-on")
+
+
+def network_status(mqtt_connected):
+    """The host's network stands in for the device's (the network manager comes later)."""
+    return {"interface": "Ethernet", "link": True, "address": HOST, "method": "dhcp",
+            "indicators": {"link": True, "network": True, "internet": None,
+                           "mqtt": mqtt_connected}}  # None: MQTT off
 
 
 def watchdog():

@@ -4,6 +4,8 @@ from hw import esp32
 from hw.esp32 import (
     CONFIG_PATH,
     HOST,
+    HTTP_PORT,
+    HTTPS_PORT,
     IDENTITY_DIR,
     MODBUS_PORT,
     RAW_PORT,
@@ -12,9 +14,12 @@ from hw.esp32 import (
     default_serial,
     dns_server,
     fatal,
+    network_status,
     network_time,
     reset,
+    reset_cause,
     set_clock,
+    soft_reset,
     watchdog,
 )
 
@@ -28,9 +33,10 @@ LED_RED, LED_GREEN, LED_BLUE = 15, 32, 33
 BUTTON = 39  # input only, external pull-up, pressed = low
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
 
-__all__ = ("CONFIG_PATH", "HOST", "IDENTITY_DIR", "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY",
-           "boot", "default_serial", "dns_server", "fatal", "network_time", "reset",
-           "set_clock", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MODBUS_PORT",
+           "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server", "fatal",
+           "network_status", "network_time", "reset", "reset_cause", "set_clock",
+           "soft_reset", "watchdog")
 
 
 def start_network(hostname):

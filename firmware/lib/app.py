@@ -1,11 +1,12 @@
 """The firmware as a whole: reads the configuration and identity, starts the meter input,
-the raw stream, the Modbus server, time sync and MQTT, and keeps house (line detection,
-staleness, watchdog, status). The board module supplies everything that differs per
-hardware.
+the raw stream, the Modbus server, the web service, time sync and MQTT, and keeps house
+(line detection, staleness, watchdog, status). The board module supplies everything
+that differs per hardware.
 """
 import asyncio
 import gc
 import json
+import sys
 
 import board
 from device import clock, config, timesync
@@ -15,18 +16,26 @@ from device.wallclock import WallClock
 from meter.framer import DSMR, TIC
 from meter.latest import Latest
 from meter.task import Meter
+from modbus import registers
 from modbus.tcp import ModbusServer
 from net import budget
 from net.fanout import Fanout
+from web.service import Web
 
 
 class App:
+    version = VERSION
+    board = board.NAME
+    build = "MicroPython %d.%d.%d, %s" % (sys.implementation.version[:3] + (
+        "modules from .mpy files" if __file__.endswith(".mpy") else "firmware frozen",))
+
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         mb = self.config["Modbus"]
         now = clock.ms()
+        self.started = now
         self.wall = WallClock()
         self.latest = Latest(mb["StaleAfter"] * 1000, now)
         self.raw = Fanout(budget.RAW_READERS)
@@ -36,12 +45,9 @@ class App:
                            (self.raw.publish,))
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"],
                                    budget.MODBUS_CLIENTS)
+        self.web = Web(self, board.HTTPS_PORT)
         self.mqtt = None
-        if self.config["MQTT"]["Enabled"]:
-            # Imported only here: the MQTT and TLS code holds ~25 KB of heap.
-            from mqtt.publisher import Publisher
-            self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest, self.wall,
-                                  clock.ms, board.reset, self._resolve, board.NAME, VERSION)
+        self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
         self.heap_peak = 0
 
@@ -50,20 +56,68 @@ class App:
         await self.port.start()
         await self.raw.start(board.RAW_PORT, board.HOST)
         await self.modbus.start(board.MODBUS_PORT, board.HOST)
+        await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
         for e in self.config_errors:
             print("config:", e)
-        if self.identity.error:
-            print("identity:", self.identity.error)
-        print("smart-connect up: %s, board %s, serial %s, modbus %d, raw %d" % (
-            VERSION, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT))
+        for e in (self.identity.error, self.web.error):
+            if e:
+                print("identity:", e)
+        print("smart-connect up: %s, board %s, serial %s, modbus %d, raw %d, https %d" % (
+            VERSION, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT,
+            board.HTTPS_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
-        tasks = [self.meter.run(), self._housekeeping(),
-                 timesync.run(self.wall, board.network_time, board.set_clock, self.latest,
-                              clock.ms)]
-        if self.mqtt:
-            tasks.append(self.mqtt.run())
-        await asyncio.gather(*tasks)
+        await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
+                             timesync.run(self.wall, board.network_time, board.set_clock,
+                                          self.latest, clock.ms))
+
+    async def _mqtt_service(self):
+        """MQTT while it is enabled; a new MQTT configuration starts a new session."""
+        while True:
+            self._mqtt_changed.clear()
+            task = None
+            if self.config["MQTT"]["Enabled"]:
+                # Imported only now: the MQTT and TLS code holds heap.
+                from mqtt.publisher import Publisher
+                self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
+                                      self.wall, clock.ms, board.reset, self._resolve,
+                                      board.NAME, VERSION)
+                task = asyncio.create_task(self.mqtt.run())
+            else:
+                self.mqtt = None
+            await self._mqtt_changed.wait()
+            if task is not None:
+                task.cancel()
+
+    def apply_config(self, new):
+        """Save a validated configuration (atomically) and apply what applies at once: the
+        meter template (the register image is rebuilt now), Modbus timings, MQTT. The
+        network settings wait for the next start."""
+        config.save(board.CONFIG_PATH, new)
+        old, self.config = self.config, new
+        self.config_errors = []
+        self.meter.template = new["MeterType"]
+        if new["MeterType"] != old["MeterType"] and self.latest.reading is not None:
+            self.latest.image = registers.build_image(self.latest.reading, new["MeterType"])
+        self.latest.limit_ms = new["Modbus"]["StaleAfter"] * 1000
+        self.modbus.idle_s = new["Modbus"]["IdleTimeout"]
+        if new["MQTT"] != old["MQTT"]:
+            self._mqtt_changed.set()
+
+    async def reset(self, mode):
+        """soft: the firmware starts over without a hardware reset (the network stays up,
+        every service reconnects); reboot: the whole device; factory: the configuration
+        erased (never the identity), then a reboot."""
+        await asyncio.sleep(0.5)  # the answer goes out first
+        if mode == "factory":
+            config.erase(board.CONFIG_PATH)
+        if mode == "soft":
+            board.soft_reset()
+        else:
+            board.reset()
+
+    async def next_telegram(self, timeout_ms):
+        return await self.meter.next_frame(timeout_ms)
 
     def _resolve(self, name):
         from net import dns
@@ -86,28 +140,38 @@ class App:
                 self.watchdog.feed()
             tick += 1
             if board.STATUS_EVERY and tick % board.STATUS_EVERY == 0:
-                print("status:", json.dumps(self.status()))
+                sys.stdout.write("status: ")
+                json.dump(self.status(), sys.stdout)  # in pieces: no copy of the whole
+                sys.stdout.write("\n")
 
     def status(self):
         d = self.meter.decoder
         f = d.framer
         m = self.modbus
         now = clock.ms()
+        mqtt_state = self.mqtt.status(now) if self.mqtt else {"enabled": False,
+                                                              "state": "disabled"}
         return {
             "meter": {"valid": d.valid, "rejected": d.rejected, "last_error": d.last_error,
                       "frames": f.frames, "dropped": f.dropped, "oversized": f.oversized,
                       "noise": f.noise, "bytes": self.meter.bytes,
-                      "line": self.meter.detect.state, "setting": self.meter.detect.index,
+                      "protocol": self.latest.reading["protocol"] if self.latest.reading
+                      else None, "line": self.meter.detect.state,
+                      "setting": self.meter.detect.index,
                       "age_ms": now - self.latest.at, "fresh": self.latest.fresh(now)},
             "modbus": {"clients": m.clients, "connections": m.connections,
                        "refused": m.refused, "garbage": m.garbage, "timeouts": m.timeouts,
-                       "requests": m.requests, "exceptions": m.exceptions},
+                       "requests": m.requests, "exceptions": m.exceptions,
+                       "template": self.config["MeterType"]},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
-            "mqtt": self.mqtt.status(now) if self.mqtt else {"enabled": False,
-                                                              "state": "disabled"},
+            "mqtt": mqtt_state,
+            "network": board.network_status(mqtt_state.get("connected")),
+            "web": self.web.status(now),
             "device": {"serial": self.identity.serial, "version": VERSION,
-                       "board": board.NAME, "time": self.wall.now(now)},
+                       "board": board.NAME, "time": self.wall.now(now),
+                       "uptime_s": (now - self.started) // 1000,
+                       "reset_cause": board.reset_cause()},
             "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
             "config_errors": self.config_errors,
         }

@@ -1,5 +1,5 @@
 """config.json: defaults for what is missing or wrong, unknown keys kept."""
-from device import config
+from device import config, schema
 
 
 def test_empty_and_partial_take_defaults():
@@ -32,8 +32,8 @@ def test_load_missing_and_corrupt_files():
 
 
 def test_mqtt_broker_is_mqtts_only():
-    assert config.broker_address("mqtts://broker.example.com") == ("broker.example.com", 8883)
-    assert config.broker_address("mqtts://10.0.0.2:1884/") == ("10.0.0.2", 1884)
+    assert schema.broker_address("mqtts://broker.example.com") == ("broker.example.com", 8883)
+    assert schema.broker_address("mqtts://10.0.0.2:1884/") == ("10.0.0.2", 1884)
     for url, why in (("mqtt://broker:1883", "only mqtts:// (MQTT over TLS) is allowed, "
                                             "not mqtt://"),
                      ("ws://b", "only mqtts:// (MQTT over TLS) is allowed, not ws://"),
@@ -43,7 +43,7 @@ def test_mqtt_broker_is_mqtts_only():
                      ("mqtts://b:0", "port must be 1..65535"),
                      ("mqtts://b:x", "port must be 1..65535")):
         try:
-            config.broker_address(url)
+            schema.broker_address(url)
         except ValueError as e:
             assert str(e) == why, (url, str(e))
         else:

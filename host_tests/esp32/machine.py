@@ -62,3 +62,15 @@ def unique_id():
 def reset():
     _log("reset")
     raise SystemExit(int(os.getenv("FAKE_RESET_EXIT", "99")))
+
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+
+
+def reset_cause():
+    return PWRON_RESET
+
+
+def soft_reset():
+    _log("soft_reset")
+    raise SystemExit(98)

@@ -25,3 +25,6 @@ class LAN:
 
     def active(self, on):
         _log("LAN.active", on, "hostname", _hostname[0])  # the name the DHCP server gets
+
+    def isconnected(self):
+        return False

@@ -21,6 +21,8 @@ IDENTITY_DIR = "/identity"
 NTP_HOST = "pool.ntp.org"
 MODBUS_PORT = 502
 RAW_PORT = 8088
+HTTP_PORT = 80
+HTTPS_PORT = 443
 STATUS_EVERY = 0  # no status lines on the console (mpremote users can ask the API)
 # Armed first thing at boot: a boot or an import that fails or hangs ends in a restart,
 # never at the REPL. The running firmware then feeds it every second with a 10 s limit.
@@ -70,6 +72,9 @@ class MeterPort:
             self._uart.write(data)
 
 
+_lan = None
+
+
 def ethernet(hostname, mdc, mdio, phy_addr, power=None, clock_out=None):
     """LAN8720 over RMII; DHCP starts when the interface is active, under hostname (it is
     taken only then). clock_out: the GPIO that drives the 50 MHz reference clock, when the
@@ -82,9 +87,19 @@ def ethernet(hostname, mdc, mdio, phy_addr, power=None, clock_out=None):
     if clock_out is not None:
         kw["ref_clk_mode"] = Pin.OUT
         kw["ref_clk"] = Pin(clock_out)
-    lan = network.LAN(**kw)
-    lan.active(True)
-    return lan
+    global _lan
+    _lan = network.LAN(**kw)
+    _lan.active(True)
+
+
+def network_status(mqtt_connected):
+    """Ethernet with DHCP, as the boards start it (the network manager comes later)."""
+    lan = _lan
+    addr = lan.ifconfig()[0] if lan is not None and lan.isconnected() else None
+    return {"interface": "Ethernet", "link": addr is not None, "address": addr,
+            "method": "dhcp" if addr else "none",
+            "indicators": {"link": addr is not None, "network": addr is not None,
+                           "internet": None, "mqtt": mqtt_connected}}
 
 
 def default_serial():
@@ -112,6 +127,20 @@ def set_clock(epoch):
 
 def reset():
     machine.reset()
+
+
+def soft_reset():
+    """The firmware starts over; the network interface and its lease stay up."""
+    machine.soft_reset()
+
+
+_CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "hard",
+           machine.WDT_RESET: "watchdog", machine.DEEPSLEEP_RESET: "deep sleep",
+           machine.SOFT_RESET: "soft"}
+
+
+def reset_cause():
+    return _CAUSES.get(machine.reset_cause(), "unknown")
 
 
 def watchdog():

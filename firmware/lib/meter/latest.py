@@ -13,7 +13,7 @@ class Latest:
         self.image = ()  # no telegram yet: every register reads zero
         self.count = 0
         self.at = now
-        self._limit = stale_after_ms
+        self.limit_ms = stale_after_ms
         self._stale = False
         self._event = asyncio.Event()
 
@@ -27,7 +27,7 @@ class Latest:
         self._event.clear()  # waiters already woken; the next wait blocks again
 
     def fresh(self, now):
-        if not self._stale and now - self.at >= self._limit:
+        if not self._stale and now - self.at >= self.limit_ms:
             self._stale = True
         return not self._stale
 

@@ -3,6 +3,8 @@
 Every byte goes out unchanged before it is parsed, valid or not (SPEC section 2). Each
 valid telegram becomes one register image, built here once so Modbus only copies.
 """
+import asyncio
+
 from meter.decoder import Decoder
 from meter.framer import DSMR
 from meter.linedetect import P1, TIC, LineDetect
@@ -26,6 +28,8 @@ class Meter:
         self.decoder = Decoder(self._reading, self._reject, kinds=kind)
         self.detect = LineDetect(P1 if kind == DSMR else TIC, clock() // 1000)
         self.bytes = 0
+        self._want = None  # an Event while someone waits for the next frame's bytes
+        self._frame = None
 
     async def run(self):
         buf = bytearray(_CHUNK)
@@ -49,7 +53,22 @@ class Meter:
         if self.detect.tick(now // 1000):
             self.port.configure(self.detect.setting)
 
+    async def next_frame(self, timeout_ms):
+        """The next valid telegram or frame as sent, bytes outside printable ASCII as '?'
+        (for people to read), or None after timeout_ms. Copied only when asked for."""
+        want = self._want = self._want or asyncio.Event()
+        try:
+            await asyncio.wait_for(want.wait(), timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return None
+        return self._frame
+
     def _reading(self, r, raw, buf, n):
+        if self._want is not None:
+            self._frame = bytes(c if 32 <= c < 127 or c in (9, 10, 13) else 63
+                                for c in memoryview(buf)[:n])
+            self._want.set()
+            self._want = None
         now = self._clock()
         self.latest.update(r, registers.build_image(r, self.template), now)
         self.detect.valid(now // 1000)

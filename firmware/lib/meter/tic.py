@@ -50,25 +50,27 @@ _PTEC = const(6)
 
 # label, kind, slot (-1: none of its own), whether it adds to the historique import total
 _LABELS = (
-    ("ADCO", _TEXT, _S_ID, 0), ("ADSC", _TEXT, _S_ID, 0), ("VTIC", _TEXT, _S_VERSION, 0),
-    ("DATE", _TS, _S_TS, 0),
-    ("PAPP", _INT, _S_P_IMP, 0), ("SINSTS", _INT, _S_P_IMP, 0), ("SINSTI", _INT, _S_P_EXP, 0),
-    ("SINSTS1", _INT, _S_PL, 0), ("SINSTS2", _INT, _S_PL + 1, 0), ("SINSTS3", _INT, _S_PL + 2, 0),
-    ("IINST", _FLOAT, _S_CURR_1PH, 0),
-    ("IINST1", _FLOAT, _S_CURR, 0), ("IINST2", _FLOAT, _S_CURR + 1, 0),
-    ("IINST3", _FLOAT, _S_CURR + 2, 0),
-    ("IRMS1", _FLOAT, _S_CURR, 0), ("IRMS2", _FLOAT, _S_CURR + 1, 0),
-    ("IRMS3", _FLOAT, _S_CURR + 2, 0),
-    ("URMS1", _FLOAT, _S_VOLT, 0), ("URMS2", _FLOAT, _S_VOLT + 1, 0),
-    ("URMS3", _FLOAT, _S_VOLT + 2, 0),
-    ("EAST", _WH, _S_E_IMP, 0), ("EAIT", _WH, _S_E_EXP, 0),
-    ("EASF01", _WH, _S_E_T1, 0), ("EASF02", _WH, _S_E_T2, 0),
-    ("NTARF", _INT, _S_TARIFF, 0), ("PTEC", _PTEC, _S_TARIFF, 0),
+    (b"ADCO", _TEXT, _S_ID, 0), (b"ADSC", _TEXT, _S_ID, 0), (b"VTIC", _TEXT, _S_VERSION, 0),
+    (b"DATE", _TS, _S_TS, 0),
+    (b"PAPP", _INT, _S_P_IMP, 0), (b"SINSTS", _INT, _S_P_IMP, 0),
+    (b"SINSTI", _INT, _S_P_EXP, 0),
+    (b"SINSTS1", _INT, _S_PL, 0), (b"SINSTS2", _INT, _S_PL + 1, 0),
+    (b"SINSTS3", _INT, _S_PL + 2, 0),
+    (b"IINST", _FLOAT, _S_CURR_1PH, 0),
+    (b"IINST1", _FLOAT, _S_CURR, 0), (b"IINST2", _FLOAT, _S_CURR + 1, 0),
+    (b"IINST3", _FLOAT, _S_CURR + 2, 0),
+    (b"IRMS1", _FLOAT, _S_CURR, 0), (b"IRMS2", _FLOAT, _S_CURR + 1, 0),
+    (b"IRMS3", _FLOAT, _S_CURR + 2, 0),
+    (b"URMS1", _FLOAT, _S_VOLT, 0), (b"URMS2", _FLOAT, _S_VOLT + 1, 0),
+    (b"URMS3", _FLOAT, _S_VOLT + 2, 0),
+    (b"EAST", _WH, _S_E_IMP, 0), (b"EAIT", _WH, _S_E_EXP, 0),
+    (b"EASF01", _WH, _S_E_T1, 0), (b"EASF02", _WH, _S_E_T2, 0),
+    (b"NTARF", _INT, _S_TARIFF, 0), (b"PTEC", _PTEC, _S_TARIFF, 0),
     # Historique indexes: base/off-peak is tariff 1, peak tariff 2, Tempo has no t1/t2.
-    ("BASE", _WH, _S_E_T1, 1), ("HCHC", _WH, _S_E_T1, 1), ("HCHP", _WH, _S_E_T2, 1),
-    ("EJPHN", _WH, _S_E_T1, 1), ("EJPHPM", _WH, _S_E_T2, 1),
-    ("BBRHCJB", _WH, -1, 1), ("BBRHPJB", _WH, -1, 1), ("BBRHCJW", _WH, -1, 1),
-    ("BBRHPJW", _WH, -1, 1), ("BBRHCJR", _WH, -1, 1), ("BBRHPJR", _WH, -1, 1),
+    (b"BASE", _WH, _S_E_T1, 1), (b"HCHC", _WH, _S_E_T1, 1), (b"HCHP", _WH, _S_E_T2, 1),
+    (b"EJPHN", _WH, _S_E_T1, 1), (b"EJPHPM", _WH, _S_E_T2, 1),
+    (b"BBRHCJB", _WH, -1, 1), (b"BBRHPJB", _WH, -1, 1), (b"BBRHCJW", _WH, -1, 1),
+    (b"BBRHPJW", _WH, -1, 1), (b"BBRHCJR", _WH, -1, 1), (b"BBRHPJR", _WH, -1, 1),
 )
 # PTEC period -> tariff number (Tempo: blue/white/red days, off-peak then peak).
 _PTEC_TARIFF = {b"TH..": 1, b"HC..": 1, b"HP..": 2, b"HN..": 1, b"PM..": 2,
@@ -76,12 +78,13 @@ _PTEC_TARIFF = {b"TH..": 1, b"HC..": 1, b"HP..": 2, b"HN..": 1, b"PM..": 2,
 
 
 def _label_table():
+    """label hash -> position in _LABELS (small ints: the dict is the only allocation;
+    the labels themselves are constants of the frozen module)."""
     t = {}
-    for label, kind, slot, index in _LABELS:
-        b = label.encode()
-        h = lex.label_hash_py(b, 0, len(b))
-        assert h not in t, label
-        t[h] = (b, kind, slot, index)
+    for i, entry in enumerate(_LABELS):
+        h = lex.label_hash_py(entry[0], 0, len(entry[0]))
+        assert h not in t, entry[0]
+        t[h] = i
     return t
 
 
@@ -142,10 +145,10 @@ class TicParser:
         return self._reading(standard, now)
 
     def _store(self, buf, a, s1, h, d, e):
-        entry = _TABLE.get(lex.label_hash(buf, a, s1))
-        if entry is None:
+        i = _TABLE.get(lex.label_hash(buf, a, s1))
+        if i is None:
             return
-        label, kind, slot, index = entry
+        label, kind, slot, index = _LABELS[i]
         if s1 - a != len(label) or buf.find(label, a, s1) != a:
             return
         v = self._v

@@ -65,12 +65,16 @@ def _blocks(regs):
     return tuple((addr, tuple(items)) for addr, items in blocks)
 
 
-_LAYOUT = {name: (_blocks(regs), cdab) for name, (regs, cdab) in TEMPLATES.items()}
+_layout = [None, None, False]  # the template in use: name, its blocks, word order CDAB
 
 
 def build_image(reading, template=DEFAULT):
-    """The register image of one reading: a tuple of (address, bytes) blocks."""
-    blocks, cdab = _LAYOUT[template]
+    """The register image of one reading: a tuple of (address, bytes) blocks. Only the
+    template in use is laid out (once, when it is first used): the others take no heap."""
+    if _layout[0] != template:
+        regs, cdab = TEMPLATES[template]
+        _layout[:] = [template, _blocks(regs), cdab]
+    blocks, cdab = _layout[1], _layout[2]
     out = []
     for addr, items in blocks:
         data = bytearray(4 * len(items))

@@ -15,6 +15,7 @@ except ImportError:
     const = int
 
 from modbus import pdu
+from modbus.log import RequestLog, ipv4
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
@@ -35,7 +36,7 @@ class ModbusServer:
     def __init__(self, latest, clock, idle_s=60, max_clients=8):
         self._latest = latest
         self._clock = clock
-        self._idle = idle_s
+        self.idle_s = idle_s
         self.max_clients = max_clients
         self.clients = 0
         self.connections = 0
@@ -44,6 +45,8 @@ class ModbusServer:
         self.timeouts = 0
         self.requests = 0
         self.exceptions = 0
+        self.log = RequestLog()
+        self._out = bytearray(_OUT)
 
     async def start(self, port, host="0.0.0.0"):
         self.server = await asyncio.start_server(self._serve, host, port, backlog=8)
@@ -57,7 +60,7 @@ class ModbusServer:
             return
         self.clients += 1
         try:
-            await self._session(reader, writer)
+            await self._session(reader, writer, ipv4(writer.get_extra_info("peername")))
         except asyncio.TimeoutError:
             self.timeouts += 1
         except ValueError:
@@ -69,12 +72,12 @@ class ModbusServer:
             writer.close()
             await writer.wait_closed()
 
-    async def _session(self, reader, writer):
+    async def _session(self, reader, writer, client):
         buf = bytearray(_IN)
-        out = bytearray(_OUT)
+        out = self._out  # shared: an answer is built and copied out before any await
         n = 0
         while True:
-            data = await asyncio.wait_for(reader.read(_IN - n), self._idle)
+            data = await asyncio.wait_for(reader.read(_IN - n), self.idle_s)
             if not data:
                 return
             buf[n:n + len(data)] = data
@@ -87,7 +90,7 @@ class ModbusServer:
                 end = i + 6 + length
                 if end > n:
                     break
-                writer.write(out[:self._answer(buf, i, length, out)])
+                writer.write(out[:self._answer(buf, i, length, out, client)])
                 i = end
             if i:
                 if i < n:  # keep the start of the next frame
@@ -95,9 +98,9 @@ class ModbusServer:
                 n -= i
                 if _unsent(writer):
                     # A client that stops reading its answers must not hold a slot forever.
-                    await asyncio.wait_for(writer.drain(), self._idle)
+                    await asyncio.wait_for(writer.drain(), self.idle_s)
 
-    def _answer(self, buf, i, length, out):
+    def _answer(self, buf, i, length, out, client):
         """The response ADU to the frame at buf[i:] in out; returns its length."""
         latest = self._latest
         m = pdu.answer(buf, i + _MBAP, length - 1, latest.image,
@@ -107,6 +110,8 @@ class ModbusServer:
         out[5] = m + 1
         out[6] = buf[i + 6]  # unit id, echoed (ignored otherwise)
         self.requests += 1
-        if out[_MBAP] & 0x80:
+        failed = out[_MBAP] & 0x80
+        if failed:
             self.exceptions += 1
+        self.log.add(client, buf, i + 6, length, out[_MBAP + 1] if failed else 0)
         return _MBAP + m

@@ -9,7 +9,7 @@ meter input and Modbus never wait on MQTT.
 import asyncio
 import json
 
-from device import config
+from device import schema
 from device.backoff import Backoff
 from meter import reading
 from mqtt import discovery
@@ -71,7 +71,7 @@ class Publisher:
     async def run(self):
         err = self.identity.error
         try:
-            host, port = config.broker_address(self.cfg["Broker"])
+            host, port = schema.broker_address(self.cfg["Broker"])
         except ValueError as e:
             err = "MQTT.Broker: %s" % (e if self.cfg["Broker"] else "not set")
         if err:
@@ -92,7 +92,8 @@ class Publisher:
                 if ctx is None:
                     ctx = tls.context(self.identity, client_cert=user is None)
                 await self._session(host, port, ctx, user, password)
-            except (MqttError, OSError, ValueError, EOFError) as e:
+            except (MqttError, OSError, ValueError, EOFError, MemoryError) as e:
+                # MemoryError: no heap for this session now; it is retried like the rest
                 self.last_error = tls.error_text(e)
             self.failures += 1
             now = self._clock()
@@ -108,7 +109,7 @@ class Publisher:
         ip = await self._resolve(host)
         if ip is None:
             raise OSError("cannot resolve %s" % host)
-        r, w = await tls.open_connection(ip, port, host, ctx, TIMEOUT_S)
+        r, w, raw = await tls.open_connection(ip, port, host, ctx, TIMEOUT_S)
         reader = None
         try:
             s = Session(r, w, self._on_command, TIMEOUT_S)
@@ -130,11 +131,13 @@ class Publisher:
                 await w.wait_closed()
             except (OSError, ValueError):
                 pass
+            if raw is not None:
+                raw.close()
 
     async def _read(self, s):
         try:
             await s.run()
-        except (MqttError, OSError, ValueError, EOFError) as e:
+        except (MqttError, OSError, ValueError, EOFError, MemoryError) as e:
             self._fail = e
 
     async def _publish(self, s, topic, payload, qos=0, retain=False):

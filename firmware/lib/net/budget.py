@@ -5,15 +5,21 @@ service has a share here and never goes past it, and the shares add up to the to
 The sim gives the firmware the same number of sockets (tools/sim.py)."""
 
 SOCKETS = 24  # CONFIG_LWIP_MAX_SOCKETS
-LISTENERS = 2  # Modbus TCP, raw stream
+LISTENERS = 4  # Modbus TCP, raw stream, HTTP, HTTPS
 MODBUS_CLIENTS = 6
 RAW_READERS = 2
 MQTT = 1
 SNTP = 1
 DNS = 1
+# Each a TLS session, kept alive between requests (a handshake costs far more than a
+# request): the UI's event stream and page loads, and a few integrations at once.
+HTTPS_CONNECTIONS = 5
+HTTP_CONNECTIONS = 1  # the landing page only
 REFUSING = 1  # a connection over its service's share is accepted, then closed at once
-# Not used yet: the HTTP and HTTPS listeners and their connections (4), mDNS (1), and 3 to
-# spare for the network manager (docs/memory.md).
-RESERVED = 10
+# Not used yet: mDNS (1), and 1 to spare for the network manager (docs/memory.md).
+RESERVED = 2
 
-SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, REFUSING, RESERVED)
+EVENT_STREAMS = 2  # of the HTTPS connections
+
+SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, HTTPS_CONNECTIONS,
+          HTTP_CONNECTIONS, REFUSING, RESERVED)

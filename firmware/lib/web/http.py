@@ -1,0 +1,293 @@
+"""HTTP connections for a Microdot application, bounded for a device with a small heap and a
+fixed number of sockets: at most max_conns at once (over it one waits briefly for a
+slot, then gets a short 503 with Retry-After; more are closed at once), each request's
+head and body read into a bounded buffer within a deadline (Microdot's own reader grows a
+line without limit), errors answered with the API's JSON error body. Microdot routes and
+answers (loaded with the first request).
+
+Keep-alive: a TLS handshake costs the device far more than a request, so a connection
+may carry further requests while it has them, and yields its slot to a newcomer when
+idle.
+"""
+import asyncio
+import sys
+
+from web import errors
+
+HEAD_MAX = 2048  # request line and headers
+BODY_MAX = 2048
+DRAIN_MAX = 16384  # of a refused body, read and dropped so the answer arrives
+MAX_HEADERS = 32
+DEADLINE_S = 10  # for a whole request to arrive once it has begun
+GRACE_S = 0.5  # a connection over the limit waits this long for a slot
+KEEP_ALIVE_S = 10  # an idle connection waits this long for its next request
+_IDLE_STEP_S = 0.2  # how soon an idle connection notices a newcomer waiting for its slot
+_GATHER = 1536  # an answer's head and a small body are sent in one piece
+_WRAP = sys.implementation.name == "micropython"  # TLS wrapped per connection (_serve)
+# Every answer, the event stream's too.
+SECURITY = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class HttpServer:
+    def __init__(self, build, scheme, max_conns, keep_alive=True):
+        """build(): the Microdot application, made when the first request comes."""
+        self._build = build
+        self.app = None
+        self.scheme = scheme
+        self.max_conns = max_conns
+        self.keep_alive = keep_alive
+        self.active = 0
+        self.waiting = False  # a newcomer waits for a slot
+        self._freed = asyncio.Event()
+        self.connections = 0
+        self.requests = 0
+        self.refused = 0  # over max_conns (answered 503, or closed while one waited)
+        self.bad = 0  # requests answered 400/408/413/431
+
+    async def start(self, port, host, ssl=None):
+        self._tls = ssl if _WRAP else None
+        self.server = await asyncio.start_server(self._serve, host, port,
+                                                 ssl=None if _WRAP else ssl)
+
+    async def _serve(self, reader, writer):
+        raw = None
+        if self._tls is not None:
+            # Wrapped here, not by start_server: MicroPython 1.28 forgets the plain socket
+            # when a TLS handshake fails (ssl_check_async_handshake_failure), so only a
+            # reference kept here can close it; each such connection would leak a socket.
+            raw = writer.s
+            reader = writer = asyncio.StreamReader(self._tls.wrap_socket(
+                raw, server_side=True, do_handshake_on_connect=False),
+                {"peername": writer.get_extra_info("peername")})
+        self.connections += 1
+        try:
+            if self.active >= self.max_conns and not await self._slot(writer):
+                return
+            self.active += 1
+            try:
+                await self._requests(reader, writer, raw)
+            finally:
+                self.active -= 1
+                self._freed.set()
+        except (OSError, MemoryError, asyncio.TimeoutError):
+            pass  # that connection only: a reset peer, a stalled one, or no heap for it
+        finally:
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except OSError:
+                pass
+            if raw is not None:
+                raw.close()
+
+    async def _requests(self, reader, writer, raw):
+        pending = b""
+        while True:
+            req, pending = await self._request(reader, writer, pending)
+            if req is None:
+                return
+            self.requests += 1
+            res = await req.app.dispatch_request(req)
+            if res is res.already_handled:
+                return
+            keep = self.keep_alive and _wants_keep_alive(req)
+            await self._send(writer, res, keep)
+            if not keep:
+                return
+            if not pending:
+                pending = await self._idle(reader, raw)
+                if not pending:
+                    return
+
+    async def _slot(self, writer):
+        """True when a slot frees up soon: an idle keep-alive connection yields its own,
+        and a client that reconnects right after its last answer often arrives before
+        that connection is closed here. One newcomer waits; the others are closed."""
+        if self.waiting:
+            self.refused += 1
+            return False
+        self.waiting = True
+        self._freed.clear()
+        try:
+            await asyncio.wait_for(self._freed.wait(), GRACE_S)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self.waiting = False
+        if self.active < self.max_conns:
+            return True
+        self.refused += 1
+        await self._send(writer, errors.response(503, "http:busy",
+                                                 "too many connections, try again",
+                                                 headers={"Retry-After": "2"}))
+        return False
+
+    async def _idle(self, reader, raw):
+        """The first bytes of the next request, or b"" to close: the client went, stayed
+        silent too long, or someone waits for this slot. Over TLS the wait is on the plain
+        socket: MicroPython polls a TLS socket, which has no descriptor of its own, every
+        millisecond, which slows every other task on the sim while a connection idles."""
+        for _ in range(int(KEEP_ALIVE_S / _IDLE_STEP_S)):
+            if self.waiting:
+                return b""
+            try:
+                if raw is None:
+                    return await asyncio.wait_for(reader.read(HEAD_MAX), _IDLE_STEP_S)
+                data = reader.s.read(HEAD_MAX)  # what TLS holds already; None: nothing
+                if data is not None:
+                    return data
+                await asyncio.wait_for(_readable(raw), _IDLE_STEP_S)
+            except asyncio.TimeoutError:
+                pass
+        return b""
+
+    async def _send(self, writer, res, keep=False):
+        for k, v in SECURITY.items():
+            if k not in res.headers:
+                res.headers[k] = v
+        res.headers["Connection"] = "keep-alive" if keep else "close"
+        if res.reason is None:
+            res.reason = errors.REASONS.get(res.status_code)
+        out = _Out(writer)
+        await asyncio.wait_for(res.write(out), DEADLINE_S)
+        await asyncio.wait_for(out.flush(), DEADLINE_S)
+
+    async def _request(self, reader, writer, pending):
+        """(Request, bytes of the next one already read), or (None, b"") after answering
+        an error (counted in bad)."""
+        try:
+            head, body, pending = await asyncio.wait_for(_read(reader, pending), DEADLINE_S)
+        except asyncio.TimeoutError:
+            err = 408, "request:timeout", "the request did not arrive in time"
+        except ValueError as e:
+            err = e.args
+        else:
+            try:
+                return _parse(self, head, body, reader, writer), pending
+            except ValueError as e:
+                err = e.args
+        if err[0] is None:  # the client left between requests: nothing to answer
+            return None, b""
+        self.bad += 1
+        await self._send(writer, errors.response(*err))
+        return None, b""
+
+
+def _readable(sock):
+    """Returns when sock has something to read (MicroPython's asyncio waits on what a
+    generator yields; its streams wait the same way)."""
+    yield asyncio.core._io_queue.queue_read(sock)
+
+
+def _wants_keep_alive(req):
+    conn = req.headers.get("Connection", "").lower()
+    return conn == "keep-alive" if req.http_version == "1.0" else conn != "close"
+
+
+async def _read(reader, buf):
+    """(head, body, the bytes after them) of one request, buf: what was read already.
+    ValueError(status, code, reason); status None when the client closed before sending
+    anything."""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        if len(buf) >= HEAD_MAX:
+            await _drain(reader, DRAIN_MAX)
+            raise ValueError(431, "request:too-large", "request head over %d bytes" % HEAD_MAX)
+        data = await reader.read(HEAD_MAX - len(buf))
+        if not data:
+            raise ValueError(None if not buf else 400, "request:bad",
+                             "connection closed mid-request")
+        buf = buf + data if buf else data
+    head, rest = buf[:end], buf[end + 4:]
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            v = line[15:].strip()
+            if not v.isdigit():
+                raise ValueError(400, "request:bad", "bad Content-Length")
+            length = int(v)
+    if length > BODY_MAX:
+        await _drain(reader, min(length, DRAIN_MAX) - len(rest))
+        raise ValueError(413, "request:too-large", "body over %d bytes" % BODY_MAX)
+    while len(rest) < length:
+        data = await reader.read(length - len(rest))
+        if not data:
+            raise ValueError(400, "request:bad", "connection closed mid-body")
+        rest += data
+    return head, rest[:length], rest[length:]
+
+
+async def _drain(reader, limit):
+    """Read and drop up to limit bytes of what the client is still sending before a refusal:
+    closing with unread data resets the connection, and the client never sees the answer."""
+    try:
+        while limit > 0:
+            data = await asyncio.wait_for(reader.read(min(limit, 512)), 0.2)
+            if not data:
+                return
+            limit -= len(data)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _parse(server, head, body, reader, writer):
+    from microdot.microdot import NoCaseDict, Request
+
+    if server.app is None:
+        server.app = server._build()
+    try:
+        lines = head.decode().split("\r\n")
+        method, url, version = lines[0].split()
+    except (UnicodeError, ValueError):
+        raise ValueError(400, "request:bad", "not an HTTP request") from None
+    if not version.startswith("HTTP/1.") or not url.startswith("/"):
+        raise ValueError(400, "request:bad", "not an HTTP/1.x request")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise ValueError(431, "request:too-large", "over %d headers" % MAX_HEADERS)
+    headers = NoCaseDict()
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise ValueError(400, "request:bad", "malformed header line")
+        headers[name] = value.strip()
+    return Request(server.app, writer.get_extra_info("peername"), method, url,
+                   version[5:], headers, body=body, sock=(reader, writer),
+                   scheme=server.scheme)
+
+
+class _Out:
+    """The writer as Microdot's Response.write wants it (awrite), on both interpreters.
+    Microdot writes the status line and each header apart: sent one by one, small
+    segments wait for the client's delayed acknowledgement (40 ms each time on Linux)
+    and each becomes a TLS record of its own. So small pieces are gathered and sent
+    together; a large body goes out as it is."""
+
+    def __init__(self, writer):
+        self.w = writer
+        self.parts = []
+        self.size = 0
+
+    async def awrite(self, data):
+        if self.size + len(data) <= _GATHER:
+            self.parts.append(data)
+            self.size += len(data)
+            return
+        await self.flush()
+        self.w.write(data)
+        await self.w.drain()
+
+    async def flush(self):
+        if self.parts:
+            self.w.write(b"".join(self.parts))
+            self.parts = []
+            self.size = 0
+            await self.w.drain()
