@@ -11,6 +11,12 @@ def test_crc16_arc_check_value():
     assert lex.crc16_bitwise(b"123456789", 0, 9) == 0xBB3D
 
 
+def test_crc_modbus_check_value():
+    assert lex.crc_modbus(b"123456789", 0, 9) == 0x4B37
+    assert lex.crc_modbus_py(b"123456789", 0, 9) == 0x4B37
+    assert lex.crc_modbus(b"x123456789", 1, 10) == 0x4B37
+
+
 def test_variants_agree_on_every_corpus_line():
     out1 = array("i", (0, 0, 0))
     out2 = array("i", (0, 0, 0))

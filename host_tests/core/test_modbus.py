@@ -11,9 +11,9 @@ from support import parse_one
 PORT = 15402
 
 
-def _answer(pdu, image=(), fresh=True):
+def _answer(pdu, image=(), fresh=True, write=None):
     out = bytearray(300)
-    n = modbus.pdu.answer(pdu, 0, len(pdu), image, fresh, out, 0)
+    n = modbus.pdu.answer(pdu, 0, len(pdu), image, fresh, out, 0, write)
     return bytes(out[:n])
 
 
@@ -33,6 +33,19 @@ def test_exceptions():
     assert _answer(b"\x03\x00\x00\x00") == b"\x83\x03"  # too short
     assert _answer(b"\x04\xff\xff\x00\x02") == b"\x84\x02"  # past 0xFFFF
     assert _answer(b"\x04\x80\x16\x00\x02", fresh=False) == b"\x84\x0b"
+
+
+def test_fc06_goes_to_the_transports_writer():
+    seen = []
+
+    def write(addr, value):
+        seen.append((addr, value))
+        return 0 if addr == 0x10 else 2
+
+    assert _answer(b"\x06\x00\x10\x01\x02", write=write) == b"\x06\x00\x10\x01\x02"
+    assert _answer(b"\x06\x00\x11\x00\x01", write=write) == b"\x86\x02"
+    assert _answer(b"\x06\x00\x10\x01", write=write) == b"\x86\x03"  # too short
+    assert seen == [(0x10, 0x102), (0x11, 1)]
 
 
 def test_reads_inside_the_address_space_never_fail():

@@ -35,6 +35,15 @@ def crc16_py(buf, start, end):
     return crc
 
 
+def crc_modbus_py(buf, start, end):
+    """CRC-16/MODBUS: the same table as DSMR's CRC-16/ARC, from 0xFFFF (Modbus RTU)."""
+    crc = 0xFFFF
+    table = _CRC_TABLE
+    for i in range(start, end):
+        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+    return crc
+
+
 # One DSMR line from start: writes [index of '(' or -1, index of LF or end] into out and
 # returns the OBIS key of the text before '(' (see obis_key).
 def line_py(buf, start, end, out):
@@ -167,6 +176,7 @@ def cached_text(cache, buf, a, b, key, decode):
 
 
 crc16 = crc16_py
+crc_modbus = crc_modbus_py
 line = line_py
 number = number_py
 tic_sum = tic_sum_py
@@ -180,6 +190,17 @@ try:
         p = ptr8(buf)  # noqa: F821 - viper builtin
         t = ptr16(_CRC_TABLE)  # noqa: F821
         crc = 0
+        i = start
+        while i < end:
+            crc = (crc >> 8) ^ t[(crc ^ p[i]) & 0xFF]
+            i += 1
+        return crc
+
+    @micropython.viper
+    def crc_modbus(buf, start: int, end: int) -> int:
+        p = ptr8(buf)  # noqa: F821 - viper builtin
+        t = ptr16(_CRC_TABLE)  # noqa: F821
+        crc = 0xFFFF
         i = start
         while i < end:
             crc = (crc >> 8) ^ t[(crc ^ p[i]) & 0xFF]
