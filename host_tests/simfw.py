@@ -30,7 +30,7 @@ class Sim:
     64-bit unix port's heap figures say little about the device (twice its word size);
     the device gauge tests pass --frozen32 with the device's heap."""
 
-    def __init__(self, flash, config=None, input="p1", heap="320k", status_every=1, args=()):
+    def __init__(self, flash, config=None, input="p1", heap="512k", status_every=1, args=()):
         os.makedirs(flash, exist_ok=True)
         if config is not None:
             with open(os.path.join(flash, "config.json"), "w") as f:

@@ -152,7 +152,8 @@ class App:
         mqtt_state = self.mqtt.status(now) if self.mqtt else {"enabled": False,
                                                               "state": "disabled"}
         return {
-            "meter": {"valid": d.valid, "rejected": d.rejected, "last_error": d.last_error,
+            "meter": {"valid": d.valid, "rejected": d.rejected, "no_heap": d.no_heap,
+                      "last_error": d.last_error,
                       "frames": f.frames, "dropped": f.dropped, "oversized": f.oversized,
                       "noise": f.noise, "bytes": self.meter.bytes,
                       "protocol": self.latest.reading["protocol"] if self.latest.reading

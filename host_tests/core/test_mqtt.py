@@ -2,6 +2,7 @@
 out, acknowledgements, inbound commands, keepalive, and broken peers."""
 import asyncio
 
+from device.outbuf import Out
 from mqtt import session
 from mqtt.session import MqttError, Session
 
@@ -25,6 +26,16 @@ def test_publish_packet_and_long_lengths():
     huge = session.publish_packet("t", b"z" * 20000)
     assert huge[:4] == b"\x30\xa3\x9c\x01"
 
+
+
+def test_a_packet_built_in_the_buffer_is_the_same_packet():
+    out = Out(64)
+    for payload in (b"hi", b"z" * 200, b"y" * 2000):
+        for retain in (False, True):
+            want = session.publish_packet("a/b", payload, retain=retain)
+            assert bytes(session.publish_into(out, "a/b", payload, retain)) == want
+            filled = session.publish_into(out, "a/b", lambda o, p=payload: o.write(p), retain)
+            assert bytes(filled) == want
 
 def test_parse_publish():
     assert session.parse_publish(0x30, b"\x00\x01ahello") == (b"a", b"hello", 0, 0)

@@ -24,6 +24,7 @@ class Decoder:
         self._ending = False
         self.valid = 0
         self.rejected = 0
+        self.no_heap = 0  # telegrams lost to a momentarily short heap (see _frame)
         self.last_error = None
 
     def feed(self, data, now, n=-1):
@@ -53,14 +54,19 @@ class Decoder:
         return parser.parse(buf, n, self._now, raw)
 
     def _frame(self, kind, buf, n):
-        raw = {} if self._raw else None
+        # A heap short for a moment (a burst of connections) loses this telegram, counted;
+        # the next one comes within seconds. Raised on, it would restart the device.
         try:
-            r = self.parse(kind, buf, n, raw)
-        except ValueError as e:
-            self.rejected += 1
-            self.last_error = INCOMPLETE if self._ending else str(e)
-            if self._on_reject:
-                self._on_reject(kind, self.last_error, buf, n)
-            return
-        self.valid += 1
-        self._on_reading(r, raw, buf, n)
+            raw = {} if self._raw else None
+            try:
+                r = self.parse(kind, buf, n, raw)
+            except ValueError as e:
+                self.rejected += 1
+                self.last_error = INCOMPLETE if self._ending else str(e)
+                if self._on_reject:
+                    self._on_reject(kind, self.last_error, buf, n)
+                return
+            self.valid += 1
+            self._on_reading(r, raw, buf, n)
+        except MemoryError:
+            self.no_heap += 1

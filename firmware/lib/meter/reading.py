@@ -6,6 +6,8 @@ quantities float in their unit, timestamps int UTC epoch seconds.
 """
 import json
 
+from device.outbuf import Out
+
 KEYS = (
     "protocol", "ts",
     "power_w", "power_import_w", "power_export_w",
@@ -49,27 +51,53 @@ def signed(current, power):
     return -current
 
 
-def _dumps_map(d, keys):
-    return "{" + ", ".join('"%s": %s' % (k, _dumps(d[k])) for k in keys) + "}"
+def _pairs(w, d, keys, sep="{"):
+    """Writes '"key": value' for each key, the first after sep; returns the next sep."""
+    for k in keys:
+        w('%s"%s": ' % (sep, k))
+        _write(w, d[k])
+        sep = ", "
+    return sep
 
 
-def _dumps(v):
+def _write_map(w, d, keys):
+    w("}" if _pairs(w, d, keys) == ", " else "{}")
+
+
+def _write(w, v):
     if isinstance(v, list):
-        return "[" + ", ".join(_dumps(x) for x in v) + "]"
-    if isinstance(v, dict):
-        keys = PEAK_KEYS if "month_ts" in v else MBUS_KEYS if "channel" in v else sorted(v)
-        return _dumps_map(v, keys)
-    if isinstance(v, float):
+        sep = "["
+        for x in v:
+            w(sep)
+            _write(w, x)
+            sep = ", "
+        w("]" if sep == ", " else "[]")
+    elif isinstance(v, dict):
+        _write_map(w, v, PEAK_KEYS if "month_ts" in v else
+                   MBUS_KEYS if "channel" in v else sorted(v))
+    elif isinstance(v, float):
         # MicroPython's repr is not always the shortest round trip; 15 digits agree.
         s = "%.15g" % v
-        return s if "." in s or "e" in s else s + ".0"
-    return json.dumps(v)
+        w(s if "." in s or "e" in s else s + ".0")
+    else:
+        w(json.dumps(v))
+
+
+def write_json(out, r, keys=KEYS, raw=None):
+    """Writes the reading's JSON into out (a device.outbuf.Out or any text stream) in a
+    fixed key order, so CPython and MicroPython print identical text (MicroPython dicts
+    do not keep insertion order). Piece by piece: no large fresh block of the heap."""
+    w = out.write
+    sep = _pairs(w, r, keys)
+    if raw is not None:
+        w(sep + '"raw": ')
+        _write_map(w, raw, sorted(raw))
+        sep = ", "
+    w("}" if sep == ", " else "{}")
 
 
 def to_json(r, keys=KEYS, raw=None):
-    """JSON in a fixed key order, so CPython and MicroPython print identical text
-    (MicroPython dicts do not keep insertion order)."""
-    s = _dumps_map(r, keys)
-    if raw is not None:
-        s = s[:-1] + ', "raw": ' + _dumps_map(raw, sorted(raw)) + "}"
-    return s
+    """The reading's JSON as a string, for tools and tests."""
+    out = Out(1024)
+    write_json(out, r, keys, raw)
+    return bytes(out.view()).decode()

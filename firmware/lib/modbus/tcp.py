@@ -74,14 +74,14 @@ class ModbusServer:
 
     async def _session(self, reader, writer, client):
         buf = bytearray(_IN)
+        view = memoryview(buf)
         out = self._out  # shared: an answer is built and copied out before any await
         n = 0
         while True:
-            data = await asyncio.wait_for(reader.read(_IN - n), self.idle_s)
-            if not data:
+            got = await asyncio.wait_for(_receive(reader, view[n:]), self.idle_s)
+            if not got:
                 return
-            buf[n:n + len(data)] = data
-            n += len(data)
+            n += got
             i = 0
             while n - i >= _MBAP:
                 length = buf[i + 4] << 8 | buf[i + 5]
@@ -115,3 +115,17 @@ class ModbusServer:
             self.exceptions += 1
         self.log.add(client, buf, i + 6, length, out[_MBAP + 1] if failed else 0)
         return _MBAP + m
+
+
+async def _receive(reader, into):
+    """How many bytes arrived into the memoryview into (0: the client closed). On
+    MicroPython they are read into the connection's own buffer: a read() would take a
+    fresh block of the heap for every request."""
+    if hasattr(reader, "readinto"):
+        while True:
+            got = await reader.readinto(into)
+            if got is not None:  # None: woken with nothing to read after all
+                return got
+    data = await reader.read(len(into))
+    into[:len(data)] = data
+    return len(data)

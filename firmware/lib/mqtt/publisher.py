@@ -11,6 +11,7 @@ import json
 
 from device import schema
 from device.backoff import Backoff
+from device.outbuf import Out
 from meter import reading
 from mqtt import discovery
 from mqtt.session import MqttError, Session
@@ -57,6 +58,9 @@ class Publisher:
         self.failures = 0
         self.retry_at = None
         self._backoff = Backoff()
+        # The readings' packets are built in this, their JSON written straight into it,
+        # not in fresh strings (device/outbuf): taken once, kept across sessions.
+        self._packet = Out(1024)
         self._command = None
         self._fail = None
 
@@ -112,7 +116,7 @@ class Publisher:
         r, w, raw = await tls.open_connection(ip, port, host, ctx, TIMEOUT_S)
         reader = None
         try:
-            s = Session(r, w, self._on_command, TIMEOUT_S)
+            s = Session(r, w, self._on_command, TIMEOUT_S, self._packet)
             await s.connect(self.identity.serial, KEEPALIVE_S, user, password,
                             (self.topic_status, "offline", True))
             self._fail = None
@@ -144,6 +148,9 @@ class Publisher:
         await s.publish(topic, payload, qos, retain)
         self.sent += 1
 
+    async def _publish_reading(self, s, topic, r, keys):
+        await self._publish(s, topic, lambda out: reading.write_json(out, r, keys))
+
     async def _publish_loop(self, s):
         latest = self.latest
         seen = latest.count - 1 if latest.reading is not None else latest.count
@@ -163,10 +170,10 @@ class Publisher:
             self.skipped += latest.count - seen - 1
             seen = latest.count
             r = latest.reading
-            await self._publish(s, self.topic_data, reading.to_json(r, INSTANT_KEYS))
+            await self._publish_reading(s, self.topic_data, r, INSTANT_KEYS)
             now = self._clock()
             if counters_at is None or now - counters_at >= COUNTERS_EVERY_MS:
-                await self._publish(s, self.topic_counters, reading.to_json(r, COUNTER_KEYS))
+                await self._publish_reading(s, self.topic_counters, r, COUNTER_KEYS)
                 counters_at = now
             if not announced:  # after the first reading: it says which sensors exist
                 for topic, payload in discovery.messages(

@@ -44,16 +44,19 @@ def _string(s):
     return len(b).to_bytes(2, "big") + b
 
 
-def _packet(first, body):
-    """Fixed header (type byte + remaining length varint) + body."""
-    n = len(body)
+def _head(first, n):
+    """Fixed header: type byte + remaining length varint."""
     head = bytearray((first,))
     while True:
         b = n & 0x7F
         n >>= 7
         head.append(b | 0x80 if n else b)
         if not n:
-            return bytes(head) + body
+            return head
+
+
+def _packet(first, body):
+    return bytes(_head(first, len(body))) + body
 
 
 def connect_packet(client_id, keepalive, user=None, password=None, will=None):
@@ -82,6 +85,24 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0):
     return _packet(_PUBLISH | qos << 1 | (1 if retain else 0), body + payload)
 
 
+def publish_into(out, topic, payload, retain=False):
+    """A QoS 0 PUBLISH built in out (a device.outbuf.Out); returns its view. payload:
+    bytes, or fill(out) that writes it there, so no copy of it is made on the heap."""
+    out.clear()
+    out.write(b"\0\0\0\0\0")  # room for the fixed header, written once the size is known
+    t = topic.encode()
+    out.write(len(t).to_bytes(2, "big"))
+    out.write(t)
+    if callable(payload):
+        payload(out)
+    else:
+        out.write(payload)
+    head = _head(_PUBLISH | (1 if retain else 0), out.n - 5)
+    start = 5 - len(head)
+    out.buf[start:5] = head
+    return memoryview(out.buf)[start:out.n]
+
+
 def subscribe_packet(topic, qos, pid):
     return _packet(_SUBSCRIBE, pid.to_bytes(2, "big") + _string(topic) + bytes((qos,)))
 
@@ -105,8 +126,11 @@ class Session:
     """One connection's protocol state. on_message(topic, payload) is called for every
     inbound PUBLISH (bytes, bytes) from run(); it must not block."""
 
-    def __init__(self, reader, writer, on_message=None, timeout=10):
+    def __init__(self, reader, writer, on_message=None, timeout=10, out=None):
+        """out: a device.outbuf.Out that QoS 0 packets are built in (else each is a
+        fresh bytes object); then only one task may publish at QoS 0."""
         self._r = reader
+        self._out = out
         self._w = writer
         self._on_message = on_message
         self._timeout = timeout
@@ -174,9 +198,13 @@ class Session:
             self._want = 0
 
     async def publish(self, topic, payload, qos=0, retain=False):
+        """payload: bytes or str; at QoS 0 in a session with a buffer, also fill(out)
+        (see publish_into)."""
         if qos:
             pid = self._next_pid()
             await self._exchange(publish_packet(topic, payload, 1, retain, pid), pid)
+        elif self._out is not None:
+            await self._send(publish_into(self._out, topic, payload, retain))
         else:
             await self._send(publish_packet(topic, payload, 0, retain))
         self.sent += 1

@@ -4,6 +4,7 @@ meter loop and the other services never wait for a browser."""
 import asyncio
 import json
 
+from device.outbuf import Out
 from meter import reading
 
 STATUS_EVERY_S = 5
@@ -22,15 +23,20 @@ class Events:
         self.max_streams = max_streams
         self.streams = 0
         self.dropped = 0
+        # Every stream's messages are written through this, taken now while the heap
+        # is whole (device/outbuf).
+        self._out = Out(1024)
 
     async def serve(self, writer, headers, alive=None):
         """Writes the stream on writer until the client goes or stops reading, or alive()
         says its session ended. headers: the security headers every answer carries."""
         self.streams += 1
         try:
-            head = HEAD + b"".join(b"%s: %s\r\n" % (k.encode(), v.encode())
-                                   for k, v in headers.items()) + b"\r\n"
-            await self._send(writer, head)
+            out = self._out.clear(writer)
+            out.write(HEAD)
+            for k, v in headers.items():
+                out.write("%s: %s\r\n" % (k, v))
+            await self._send(writer, out, b"\r\n")
             seen = -1
             status_at = None
             while alive is None or alive():
@@ -40,8 +46,10 @@ class Events:
                     await self._send_status(writer)
                 if self.latest.count != seen and self.latest.reading is not None:
                     seen = self.latest.count
-                    await self._send(writer, b"event: reading\ndata: %s\n\n" % (
-                        reading.to_json(self.latest.reading).encode()))
+                    out = self._out.clear(writer)
+                    out.write(b"event: reading\ndata: ")
+                    reading.write_json(out, self.latest.reading)
+                    await self._send(writer, out)
                 try:
                     await asyncio.wait_for(self.latest.wait(), 1)
                 except asyncio.TimeoutError:
@@ -54,9 +62,14 @@ class Events:
             self.streams -= 1
 
     async def _send_status(self, writer):
-        await self._send(writer, b"event: status\ndata: %s\n\n" % json.dumps(
-            self._status()).encode())
+        out = self._out.clear(writer)
+        out.write(b"event: status\ndata: ")
+        json.dump(self._status(), out)
+        await self._send(writer, out)
 
-    async def _send(self, writer, data):
-        writer.write(data)
+    async def _send(self, writer, out, end=b"\n\n"):
+        """Ends the message just written into out and sends it (no await before the
+        write, which takes what it needs of the buffer)."""
+        out.write(end)
+        writer.write(out.view())
         await asyncio.wait_for(writer.drain(), SEND_TIMEOUT_S)

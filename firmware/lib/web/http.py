@@ -23,6 +23,10 @@ GRACE_S = 0.5  # a connection over the limit waits this long for a slot
 KEEP_ALIVE_S = 10  # an idle connection waits this long for its next request
 _IDLE_STEP_S = 0.2  # how soon an idle connection notices a newcomer waiting for its slot
 _GATHER = 1536  # an answer's head and a small body are sent in one piece
+# Reads ask for at most this much: a stream read takes a block of the size asked for,
+# and an idle connection asks every _IDLE_STEP_S; 2 KB blocks are what a fragmented
+# device heap runs out of first.
+_CHUNK = 512
 _WRAP = sys.implementation.name == "micropython"  # TLS wrapped per connection (_serve)
 # Every answer, the event stream's too.
 SECURITY = {
@@ -139,8 +143,8 @@ class HttpServer:
                 return b""
             try:
                 if raw is None:
-                    return await asyncio.wait_for(reader.read(HEAD_MAX), _IDLE_STEP_S)
-                data = reader.s.read(HEAD_MAX)  # what TLS holds already; None: nothing
+                    return await asyncio.wait_for(reader.read(_CHUNK), _IDLE_STEP_S)
+                data = reader.s.read(_CHUNK)  # what TLS holds already; None: nothing
                 if data is not None:
                     return data
                 await asyncio.wait_for(_readable(raw), _IDLE_STEP_S)
@@ -202,7 +206,7 @@ async def _read(reader, buf):
         if len(buf) >= HEAD_MAX:
             await _drain(reader, DRAIN_MAX)
             raise ValueError(431, "request:too-large", "request head over %d bytes" % HEAD_MAX)
-        data = await reader.read(HEAD_MAX - len(buf))
+        data = await reader.read(min(_CHUNK, HEAD_MAX - len(buf)))
         if not data:
             raise ValueError(None if not buf else 400, "request:bad",
                              "connection closed mid-request")
@@ -219,7 +223,7 @@ async def _read(reader, buf):
         await _drain(reader, min(length, DRAIN_MAX) - len(rest))
         raise ValueError(413, "request:too-large", "body over %d bytes" % BODY_MAX)
     while len(rest) < length:
-        data = await reader.read(length - len(rest))
+        data = await reader.read(min(_CHUNK, length - len(rest)))
         if not data:
             raise ValueError(400, "request:bad", "connection closed mid-body")
         rest += data
@@ -231,7 +235,7 @@ async def _drain(reader, limit):
     closing with unread data resets the connection, and the client never sees the answer."""
     try:
         while limit > 0:
-            data = await asyncio.wait_for(reader.read(min(limit, 512)), 0.2)
+            data = await asyncio.wait_for(reader.read(min(limit, _CHUNK)), 0.2)
             if not data:
                 return
             limit -= len(data)

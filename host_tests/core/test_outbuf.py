@@ -1,0 +1,42 @@
+"""The preallocated output buffer (device/outbuf) the JSON texts are written into."""
+import json
+
+from device.outbuf import Out
+from meter import reading
+from support import parse_one
+
+
+class Sink:
+    def __init__(self):
+        self.data = b""
+
+    def write(self, data):
+        self.data += bytes(data)
+
+
+def test_without_a_sink_it_grows_and_keeps_everything():
+    out = Out(8)
+    json.dump({"a": [1, 2.5, None, 'x"y']}, out)
+    out.write(b"!")
+    assert bytes(out.view()) == b'{"a": [1, 2.5, null, "x\\"y"]}!'
+    assert bytes(out.clear().view()) == b""
+
+
+def test_with_a_sink_a_full_buffer_goes_out_and_is_reused():
+    r = parse_one("dsmr/v5.txt")
+    sink = Sink()
+    out = Out(64).clear(sink)
+    reading.write_json(out, r)
+    out.write(b"x" * 100)  # larger than the buffer: straight to the sink
+    out.write(b"end")
+    sink.write(out.view())
+    assert len(out.buf) == 64
+    assert sink.data == (reading.to_json(r) + "x" * 100 + "end").encode()
+
+
+def test_json_of_a_reading_with_raw_objects():
+    r = parse_one("dsmr/v5.txt")
+    text = reading.to_json(r, ("power_w", "mbus"), {"1-0:1.7.0": "00.193*kW"})
+    assert json.loads(text) == {"power_w": r["power_w"], "mbus": r["mbus"],
+                                "raw": {"1-0:1.7.0": "00.193*kW"}}
+    assert reading.to_json({}, ()) == "{}"
