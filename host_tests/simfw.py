@@ -47,8 +47,8 @@ class Sim:
         if heap:
             cmd += ["--heap", heap]
         cmd += list(args)
-        self.proc = subprocess.Popen(list(prefix) + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(list(prefix) + cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.lines = []
         self._up = threading.Event()
         threading.Thread(target=self._collect, daemon=True).start()

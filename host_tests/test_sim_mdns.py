@@ -4,27 +4,28 @@ one end of a veth pair (multicast loops back to every socket on the host, as bet
 devices on a LAN). The client resolves both names and browses _http._tcp;
 of two sims on one LAN both keep their own names and exactly one holds the shared one.
 One sim runs on the device gauge with the device's heap, the other on the unix port."""
+import glob
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-from simfw import Sim
 
+from simfw import Sim
 from tools import ROOT
 
 NET = "10.213.0."
 CLIENT = NET + "9"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="a network namespace needs root (CI runs as root)")
 
 
 @pytest.fixture
 def netns():
     """A network namespace with lo and a veth interface holding the sims' and the
     client's addresses; removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("a network namespace needs root (CI runs as root)")
     name = "sc-mdns-%d" % os.getpid()
     steps = [["ip", "netns", "add", name],
              ["ip", "-n", name, "link", "set", "lo", "up"],
@@ -95,3 +96,15 @@ def test_two_sims_keep_their_own_names_and_one_holds_the_shared(netns, tmp_path)
         # still so a few announcements later: the second device does not fight
         for ip, sim in sims.items():
             assert sim.status()["mdns"]["shared"] == states[ip]
+
+
+def test_the_esp32_images_leave_port_5353_to_our_responder():
+    """MicroPython's own mDNS (the IDF component, started on a Wi-Fi station's first
+    address) is compiled out of every board image: it would bind 5353 beside ours."""
+    boards = glob.glob(os.path.join(ROOT, "boards", "*", "mpconfigboard.h"))
+    assert len(boards) >= 3
+    for path in boards:
+        with open(path) as f:
+            text = f.read()
+        for flag in ("MICROPY_HW_ENABLE_MDNS_QUERIES", "MICROPY_HW_ENABLE_MDNS_RESPONDER"):
+            assert "#define %s (0)" % flag in text, (path, flag)

@@ -14,27 +14,39 @@ import os
 
 from net import mdns_wire as w
 
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
 PORT = 5353
 GROUP = "224.0.0.251"
-TTL = 120  # host and SRV records (RFC 6762 section 10)
-TTL_LONG = 4500  # PTR and TXT
-PROBES = 3
-PROBE_MS = 250
-ANNOUNCES = 2  # 1 s apart (RFC 6762 section 8.3)
-ANNOUNCE_MS = 1000
+_TTL = const(120)  # host and SRV records (RFC 6762 section 10)
+_TTL_LONG = const(4500)  # PTR and TXT
+_PROBES = const(3)
+_PROBE_MS = const(250)
+_ANNOUNCES = const(2)  # 1 s apart (RFC 6762 section 8.3)
+_ANNOUNCE_MS = const(1000)
 DEFER_MS = 1000  # after losing a simultaneous probe (RFC 6762 section 8.2)
 RETRY_MS = 600000  # a lost shared name is tried again (the other device may be gone)
 SEND_MAX = 20  # packets a second, all kinds together
-_LEGACY_TTL = 10  # RFC 6762 section 6.7
+_LEGACY_TTL = const(10)  # RFC 6762 section 6.7
+_LONG_AGO = const(1 << 29)
 
 # the records, by index
-_HOST, _SHARED, _SERVICE, _ENUM, _SRV, _TXT = range(6)
-_HOST_NAMES = (_HOST, _SHARED)
+_HOST = const(0)
+_SHARED = const(1)
+_SERVICE = const(2)
+_ENUM = const(3)
+_SRV = const(4)
+_TXT = const(5)
 
 # the shared name: not asked for (no address), being probed, held, or left to another
 OFF, PROBING, CLAIMED, LOST = "off", "probing", "claimed", "lost"
 # what the timer drives: nothing, probes, announcements
-_IDLE, _PROBE, _ANNOUNCE = range(3)
+_IDLE = const(0)
+_PROBE = const(1)
+_ANNOUNCE = const(2)
 
 
 class Responder:
@@ -43,13 +55,14 @@ class Responder:
         instance: the service instance label, service its type ("_http._tcp.local");
         txt: (key, value) pairs."""
         inst = instance + "." + service
-        names = (host, shared, service, "_services._dns-sd._udp.local", inst, inst)
+        names = (host, shared, service, "_services._dns-sd._udp.local", inst)
         self._names = [n.lower().encode() for n in names]
         self._owners = [w.name(n) for n in names]
+        self._names.append(self._names[_SRV])  # the TXT record's owner is the SRV's
+        self._owners.append(self._owners[_SRV])
         self._port = port
         self._txt = w.txt(txt)
         self._rand = rand
-        self._rr = [None] * 6
         self._last = [-_LONG_AGO] * 6  # when each record was last multicast
         self.address = None
         self._want = None  # the address set_address() gave, taken on the next tick
@@ -99,20 +112,19 @@ class Responder:
             self._probe_from(now)
         if self._phase == _IDLE or now - self._at < 0:
             return self._budget(out, now)
-        if self._phase == _PROBE and self._step < PROBES:
+        if self._phase == _PROBE and self._step < _PROBES:
             out.append(self._probe())
             self._step += 1
-            self._at = now + PROBE_MS
+            self._at = now + _PROBE_MS
             return self._budget(out, now)
-        if self._phase == _PROBE:  # the last probe went unanswered for PROBE_MS
+        if self._phase == _PROBE:  # the last probe went unanswered for 250 ms
             self._phase, self._step = _ANNOUNCE, 0
             if self.state == PROBING:
                 self.state = CLAIMED
-                self._rr[_SHARED] = w.record(self._owners[_SHARED], w.A, TTL, self._ip)
         out.append(self._all(None, now))
         self._step += 1
-        self._at = now + ANNOUNCE_MS
-        if self._step == ANNOUNCES:
+        self._at = now + _ANNOUNCE_MS
+        if self._step == _ANNOUNCES:
             self._phase = _IDLE
         return self._budget(out, now)
 
@@ -139,13 +151,12 @@ class Responder:
         want = []
         for n, t in qs:
             for i in range(6):
-                if n == self._names[i] and self._rr[i] is not None and \
+                if n == self._names[i] and self._held(i) and \
                         t in (w.ANY, _TYPES[i]) and i not in want:
                     want.append(i)
         if legacy and want:
             self.answered += 1
-            recs = [w.with_ttl(self._rr[i], len(self._owners[i]), _LEGACY_TTL, False)
-                    for i in want]
+            recs = [self._record(i, _LEGACY_TTL, False) for i in want]
             # the questions echoed as they came: their compression pointers stay valid,
             # the section starts at offset 12 in both packets
             return self._budget([w.packet(qid, 0x8400, [d[12:qend]], recs, qd=nq)], now)
@@ -156,60 +167,59 @@ class Responder:
         extra = []
         for i in want:
             for j in _EXTRA[i]:
-                if j not in want and j not in extra and self._rr[j] is not None:
+                if j not in want and j not in extra and self._held(j):
                     extra.append(j)
         for i in want + extra:
             self._last[i] = now
         self.answered += 1
-        return self._budget([w.packet(0, 0x8400, (), [self._rr[i] for i in want],
-                                      additional=[self._rr[i] for i in extra])], now)
+        return self._budget([w.packet(0, 0x8400, (), [self._record(i) for i in want],
+                                      additional=[self._record(i) for i in extra])], now)
 
     def _take(self, ip, now):
         self.address = ip
-        self._rr = [None] * 6
-        self._last = [-_LONG_AGO] * 6
+        for i in range(6):
+            self._last[i] = -_LONG_AGO
         if ip is None:
             self.state, self._phase = OFF, _IDLE
             return
         self._ip = bytes(int(x) for x in ip.split("."))
-        o = self._owners
-        self._rr[_HOST] = w.record(o[_HOST], w.A, TTL, self._ip)
-        self._rr[_SERVICE] = w.record(o[_SERVICE], w.PTR, TTL_LONG, o[_SRV], False)
-        self._rr[_ENUM] = w.record(o[_ENUM], w.PTR, TTL_LONG, o[_SERVICE], False)
-        self._rr[_SRV] = w.record(o[_SRV], w.SRV, TTL, w.srv(self._port, o[_HOST]))
-        self._rr[_TXT] = w.record(o[_TXT], w.TXT, TTL_LONG, self._txt)
         self._probe_from(now)
+
+    def _held(self, i):
+        return self.address is not None and (i != _SHARED or self.state == CLAIMED)
+
+    def _record(self, i, ttl=None, flush=None):
+        """Record i as this device has it (built when sent: kept, the six would hold
+        heap for nothing); ttl and flush: another TTL or cache-flush bit."""
+        o = self._owners
+        rdata = (self._ip, self._ip, o[_SRV], o[_SERVICE], None, self._txt)[i]
+        if i == _SRV:
+            rdata = w.srv(self._port, o[_HOST])
+        return w.record(o[i], _TYPES[i], _TTLS[i] if ttl is None else ttl, rdata,
+                        _FLUSH[i] if flush is None else flush)
 
     def _probe_from(self, now, delay=None):
         """Probing (again) after delay ms, by default a random 0-250 ms (RFC 6762 section
         8.1), so that devices powered on together do not probe in step."""
         self.state, self._phase, self._step = PROBING, _PROBE, 0
-        self._at = now + (self._rand(1)[0] * PROBE_MS // 256 if delay is None else delay)
-        self._rr[_SHARED] = None
+        self._at = now + (self._rand(1)[0] * _PROBE_MS // 256 if delay is None else delay)
 
     def _probe(self):
         """Questions for our names (type ANY), the records we propose in authority. The
         unique names are probed too (and so defended by nobody), but never given up."""
-        o = self._owners
         names = (_HOST, _SHARED, _SRV) if self.state == PROBING else (_HOST, _SRV)
-        auth = [w.record(o[_HOST], w.A, TTL, self._ip, False),
-                w.record(o[_SRV], w.SRV, TTL, w.srv(self._port, o[_HOST]), False)]
-        if self.state == PROBING:
-            auth.append(w.record(o[_SHARED], w.A, TTL, self._ip, False))
-        return w.packet(0, 0, [w.question(o[i], w.ANY) for i in names], (), auth)
+        return w.packet(0, 0, [w.question(self._owners[i], w.ANY) for i in names], (),
+                        [self._record(i, flush=False) for i in names])
 
     def _all(self, ttl, now):
         """Every record we hold: an announcement (ttl None), or all with ttl (0: a
         goodbye)."""
         recs = []
         for i in range(6):
-            r = self._rr[i]
-            if r is not None:
+            if self._held(i):
                 if ttl is None:
                     self._last[i] = now
-                else:
-                    r = w.with_ttl(r, len(self._owners[i]), ttl, _FLUSH[i])
-                recs.append(r)
+                recs.append(self._record(i, ttl))
         return w.packet(0, 0x8400, (), recs)
 
     def _check_answers(self, d, rs, now):
@@ -248,8 +258,8 @@ class Responder:
         return keep
 
 
-_LONG_AGO = 1 << 29
 _TYPES = (w.A, w.A, w.PTR, w.PTR, w.SRV, w.TXT)
+_TTLS = (_TTL, _TTL, _TTL_LONG, _TTL_LONG, _TTL, _TTL_LONG)
 _FLUSH = (True, True, False, False, True, True)
 # records sent along as additional ones (RFC 6763 section 12)
 _EXTRA = ((), (), (_SRV, _TXT, _HOST), (), (_HOST,), ())

@@ -8,14 +8,24 @@ import sys
 
 from net import mdns
 
-_SIZE = 1500  # one Ethernet frame; a longer datagram arrives cut and is ignored as malformed
-_BURST = 8  # datagrams read per wake-up, so a flood cannot hold the loop
-_IDLE_MS = 1000  # a new address is looked for at least this often
-_REOPEN_MS = 5000  # after the socket could not be opened (no sockets left, no interface)
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
+# Read per datagram: queries are small; of a longer datagram (another device's full
+# announcement) the records that came whole still count, in which a conflicting answer
+# for our shared name comes first as in ours. Each read allocates this much for a moment.
+_SIZE = const(512)
+_BURST = const(8)  # datagrams read per wake-up, so a flood cannot hold the loop
+_IDLE_MS = const(1000)  # a new address is looked for at least this often
+_REOPEN_MS = const(5000)  # after the socket could not be opened (no sockets left, no interface)
 # Linux's option numbers (the sim): MicroPython's unix port does not name them. The ESP32's
 # lwIP socket layer has neither; lwIP sends multicast with its default TTL and the one
 # interface that is up.
-_IPPROTO_IP, _IP_MULTICAST_IF, _IP_MULTICAST_TTL = 0, 32, 33
+_IPPROTO_IP = const(0)
+_IP_MULTICAST_IF = const(32)
+_IP_MULTICAST_TTL = const(33)
 
 
 def _readable(sock):
@@ -67,10 +77,12 @@ class MdnsTask:
         self._bound = None  # the address the socket was opened for
         self._group = socket.getaddrinfo(mdns.GROUP, mdns.PORT)[0][-1]
         self.errors = 0  # socket errors: no sockets left, a cable pulled while sending
+        self.dropped = 0  # datagrams there was no heap for at that moment
 
     def status(self):
         st = self.responder.status()
         st["errors"] = self.errors
+        st["dropped"] += self.dropped
         return st
 
     async def run(self):
@@ -115,12 +127,14 @@ class MdnsTask:
         for _ in range(_BURST):
             try:
                 d, peer = self._sock.recvfrom(_SIZE)
+                legacy = _port(peer) != mdns.PORT
+                self._send(r.receive(d, legacy, self._ms()), peer if legacy else self._group)
+            except MemoryError:  # that datagram only: the next one may find room
+                self.dropped += 1
             except OSError as e:
                 if e.errno != errno.EAGAIN:
                     self.errors += 1
                 return
-            legacy = _port(peer) != mdns.PORT
-            self._send(r.receive(d, legacy, self._ms()), peer if legacy else self._group)
 
     def _send(self, pkts, to):
         for p in pkts:

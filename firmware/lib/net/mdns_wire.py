@@ -31,12 +31,6 @@ def record(owner, rtype, ttl, rdata, flush=True):
         ttl.to_bytes(4, "big") + len(rdata).to_bytes(2, "big") + rdata
 
 
-def with_ttl(rec, owner_len, ttl, flush):
-    """rec (built by record()) with another TTL and cache-flush bit."""
-    cls = (TOP >> 8 if flush else 0, IN)
-    return rec[:owner_len + 2] + bytes(cls) + ttl.to_bytes(4, "big") + rec[owner_len + 8:]
-
-
 def txt(pairs):
     """TXT rdata: one length-prefixed "key=value" string per pair (RFC 6763 section 6)."""
     out = b""
@@ -66,37 +60,35 @@ def question(owner, qtype, unicast=False):
 
 def parse(d):
     """(id, flags, questions, records, end of the question section, questions in it) of
-    datagram d, or None when it is malformed. questions: [(name, type)], records:
-    [(name, type, section, rdata offset, rdata length)] of class IN (the top bit
-    ignored), section 1 answer, 2 authority, 3 additional; names are lowercase dotted
-    bytes. Only the first LIMIT
-    entries of each kind are read; the rest of the packet is ignored."""
+    datagram d, None when it has no header. questions: [(name, type)], records: [(name,
+    type, section, rdata offset, rdata length)] of class IN (the top bit ignored),
+    section 1 answer, 2 authority, 3 additional; names are lowercase dotted bytes.
+    Reading stops at the first malformed or cut entry (a datagram longer than the
+    receive buffer arrives cut: what came whole still counts) and after LIMIT entries
+    of each kind."""
     if len(d) < 12:
         return None
     qd, an, ns, ar = (d[i] << 8 | d[i + 1] for i in (4, 6, 8, 10))
-    p = 12
     qs = []
-    for _ in range(min(qd, LIMIT)):
+    rs = []
+    p = qend = 12
+    nq = 0
+    while nq < min(qd, LIMIT):
         n, p = read_name(d, p)
         if n is None or p + 4 > len(d):
-            return None
+            return d[0] << 8 | d[1], d[2] << 8 | d[3], qs, rs, qend, nq
         if d[p + 2] & 0x7F == 0 and d[p + 3] == IN:
             qs.append((n, d[p] << 8 | d[p + 1]))
-        p += 4
-    qend = p
-    rs = []
+        p = qend = p + 4
+        nq += 1
     if qd <= LIMIT:  # records are only where they seem to be if every question was read
         for section, count in ((1, an), (2, ns), (3, ar)):
-            for _ in range(count):
-                if len(rs) == LIMIT:
-                    break
+            for _ in range(min(count, LIMIT - len(rs))):
                 n, p = read_name(d, p)
-                if n is None or p + 10 > len(d):
-                    return None
+                if n is None or p + 10 > len(d) or p + 10 + (d[p + 8] << 8 | d[p + 9]) > len(d):
+                    return d[0] << 8 | d[1], d[2] << 8 | d[3], qs, rs, qend, nq
                 size = d[p + 8] << 8 | d[p + 9]
-                if p + 10 + size > len(d):
-                    return None
                 if d[p + 2] & 0x7F == 0 and d[p + 3] == IN:
                     rs.append((n, d[p] << 8 | d[p + 1], section, p + 10, size))
                 p += 10 + size
-    return d[0] << 8 | d[1], d[2] << 8 | d[3], qs, rs, qend, min(qd, LIMIT)
+    return d[0] << 8 | d[1], d[2] << 8 | d[3], qs, rs, qend, nq
