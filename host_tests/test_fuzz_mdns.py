@@ -73,3 +73,12 @@ def test_mutated_packets_are_ignored_or_answered_well(packet, edits):
         elif op == "cut":
             del d[at:]
     _feed(bytes(d))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=120), st.integers(0, 130))
+def test_names_anywhere_in_any_bytes_compare_and_skip_without_error(data, at):
+    for target in (w.name("smart-connect.local"), w.name("a")):
+        assert w.same_name(data, at, target) in (True, False)
+    end = w.skip_name(data, at)
+    assert end == -1 or at < end <= len(data)

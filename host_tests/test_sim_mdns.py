@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from test_esp32_layer import run
 
 from simfw import Sim
 from tools import ROOT
@@ -108,3 +109,10 @@ def test_the_esp32_images_leave_port_5353_to_our_responder():
             text = f.read()
         for flag in ("MICROPY_HW_ENABLE_MDNS_QUERIES", "MICROPY_HW_ENABLE_MDNS_RESPONDER"):
             assert "#define %s (0)" % flag in text, (path, flag)
+
+
+def test_the_esp32_board_reports_no_address_before_the_interface_has_one(tmp_path):
+    """What the responder is told on the device (hw/esp32.address), on the stand-in."""
+    rc, _, out = run(tmp_path, "import board; board.start_network('smart-connect-x'); "
+                               "print('address', board.address(), board.MDNS)")
+    assert rc == 0 and "address None True" in out, out

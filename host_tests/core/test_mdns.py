@@ -32,10 +32,26 @@ def _a(name, ip, ttl=120):
     return w.record(w.name(name), w.A, ttl, bytes(int(x) for x in ip.split(".")))
 
 
+def _name(d, p):
+    """The name at d[p] as lowercase dotted bytes (the packets here are well formed)."""
+    labels = []
+    while d[p]:
+        if d[p] >= 0xC0:
+            p = (d[p] & 0x3F) << 8 | d[p + 1]
+            continue
+        labels.append(bytes(d[p + 1:p + 1 + d[p]]).lower())
+        p += 1 + d[p]
+    return b".".join(labels)
+
+
+def _questions(pkt):
+    return [(_name(pkt, n), t) for n, t in w.parse(pkt)[2]]
+
+
 def _records(pkt, section=None):
-    """{(name, type): rdata} of a packet we sent, and its TTLs."""
+    """{(name, type): rdata} of a packet we sent."""
     _, _, _, rs, _, _ = w.parse(pkt)
-    return {(n, t): bytes(pkt[at:at + size]) for n, t, sec, at, size in rs
+    return {(_name(pkt, n), t): bytes(pkt[at:at + size]) for n, t, sec, at, size in rs
             if section is None or sec == section}
 
 
@@ -88,8 +104,9 @@ def test_three_probes_250_ms_apart_then_two_announcements_claim_the_shared_name(
     times = [t for t, _ in sent]
     assert times == [125, 375, 625, 875, 1875], times
     for _, probe in sent[:3]:
-        _, flags, qs, rs, _, _ = w.parse(probe)
-        assert flags == 0 and (HOST, w.ANY) in qs and (SHARED, w.ANY) in qs
+        assert w.parse(probe)[1] == 0
+        qs = _questions(probe)
+        assert (HOST, w.ANY) in qs and (SHARED, w.ANY) in qs
         auth = _records(probe, 2)
         assert auth[(SHARED, w.A)] == auth[(HOST, w.A)] == _ip(IP)
         assert auth[(INSTANCE, w.SRV)][4:6] == (8443).to_bytes(2, "big")
@@ -141,8 +158,8 @@ def test_legacy_queries_get_a_unicast_answer_with_their_id_and_question():
     _claimed(r)
     q = _query((SHARED.decode(), w.A), qid=0xBEEF)
     out = r.receive(q, True, 10000)
-    qid, flags, qs, rs, _, _ = w.parse(out[0])
-    assert qid == 0xBEEF and flags == 0x8400 and qs == [(SHARED, w.A)]
+    qid, flags = w.parse(out[0])[:2]
+    assert qid == 0xBEEF and flags == 0x8400 and _questions(out[0]) == [(SHARED, w.A)]
     assert _records(out[0]) == {(SHARED, w.A): _ip(IP)} and _ttls(out[0]) == {10}
     assert out[0][-12:-10] == b"\x00\x01"  # no cache-flush bit in a legacy answer
     assert len(r.receive(q, True, 10001)) == 1  # not limited to once a second: its own
@@ -171,7 +188,7 @@ def test_an_answer_while_probing_gives_the_shared_name_up_but_not_our_own():
         sent += r.tick(now)
     recs = _records(sent[-1])
     assert (SHARED, w.A) not in recs and recs[(HOST, w.A)] == _ip(IP)
-    assert (SHARED, w.ANY) not in w.parse(sent[0])[2]  # later probes leave it alone
+    assert (SHARED, w.ANY) not in _questions(sent[0])  # later probes leave it alone
     assert r.receive(_query((SHARED.decode(), w.A)), False, 9000) == []
     assert len(r.receive(_query((HOST.decode(), w.A)), False, 9000)) == 1
     # the other device's own name is not ours: no conflict, no answer
@@ -181,7 +198,7 @@ def test_an_answer_while_probing_gives_the_shared_name_up_but_not_our_own():
     assert r.next_ms(now) == mdns.RETRY_MS + 100 - now
     now = mdns.RETRY_MS + 100
     probe = r.tick(now)
-    assert r.status()["shared"] == "probing" and (SHARED, w.ANY) in w.parse(probe[0])[2]
+    assert r.status()["shared"] == "probing" and (SHARED, w.ANY) in _questions(probe[0])
     r.receive(_response(_a("smart-connect.local", OTHER)), False, now + 10)
     assert r.status()["shared"] == "lost"
 
@@ -237,6 +254,18 @@ def test_a_new_address_says_goodbye_to_the_old_then_probes_and_announces_again()
     bye = r.tick(9000)
     assert _ttls(bye[0]) == {0} and _records(bye[0])[(SHARED, w.A)] == _ip("10.0.0.5")
     assert r.status()["shared"] == "off" and r.tick(9500) == [] and r.next_ms(9500) is None
+
+
+def test_names_are_compared_in_place_through_pointers_without_case():
+    target = w.name("smart-connect.local")
+    d = b"\x05LOCAL\x00" + b"\x0dSmart-Connect\xc0\x00" + b"\xc0\x07"
+    assert w.same_name(d, 7, target) and w.same_name(d, 23, target)
+    assert not w.same_name(d, 0, target) and not w.same_name(d, 7, w.name("smart.local"))
+    assert w.skip_name(d, 7) == 23 and w.skip_name(d, 23) == 25 and w.skip_name(d, 0) == 7
+    loop = b"\xc0\x00"
+    assert not w.same_name(loop, 0, target) and w.skip_name(loop, 0) == 2
+    for cut in (b"\x05LOC", b"\x05LOCAL", b"\xc0", b"\x45x\x00"):
+        assert not w.same_name(cut, 0, target) and w.skip_name(cut, 0) == -1
 
 
 def test_hostile_packets_are_ignored():

@@ -34,7 +34,7 @@ def query(name, qid):
     return q
 
 
-def read_name(d, p):
+def _name(d, p):
     """(name at d[p] in lowercase, offset after it in place), or (None, 0) if malformed."""
     out, end, hops = b"", 0, 0  # end: after the first pointer, where the name went on
     while p < len(d):
@@ -65,10 +65,10 @@ def _answer(d, q):
     """The first A record in the answer d to q for q's name, following CNAMEs."""
     if d[3] & 0x0F:
         return None
-    want = read_name(q, 12)[0]
+    want = _name(q, 12)[0]
     p = len(q)
     for _ in range(d[6] << 8 | d[7]):
-        rname, p = read_name(d, p)
+        rname, p = _name(d, p)
         if rname is None or p + 10 > len(d):
             return None
         rtype = d[p] << 8 | d[p + 1]
@@ -80,7 +80,7 @@ def _answer(d, q):
         if ours and rtype == 1 and size == 4:
             return "%d.%d.%d.%d" % tuple(d[p:p + 4])
         if ours and rtype == 5:
-            want = read_name(d, p)[0]
+            want = _name(d, p)[0]
             if want is None:
                 return None
         p += size

@@ -56,10 +56,10 @@ class Responder:
         txt: (key, value) pairs."""
         inst = instance + "." + service
         names = (host, shared, service, "_services._dns-sd._udp.local", inst)
-        self._names = [n.lower().encode() for n in names]
         self._owners = [w.name(n) for n in names]
-        self._names.append(self._names[_SRV])  # the TXT record's owner is the SRV's
-        self._owners.append(self._owners[_SRV])
+        self._owners.append(self._owners[_SRV])  # the TXT record's owner is the SRV's
+        # what names in packets are compared with: in lower case (most already are)
+        self._names = [o if o == o.lower() else o.lower() for o in self._owners]
         self._port = port
         self._txt = w.txt(txt)
         self._rand = rand
@@ -132,7 +132,7 @@ class Responder:
         """The answers to datagram d (a list of at most one packet). legacy: d came from a
         port other than 5353, so the answer goes back to its sender only (RFC 6762
         section 6.7); other answers are multicast."""
-        p = w.parse(d) if self.address is not None else None
+        p = w.parse(d, w.A) if self.address is not None else None
         if p is None:
             return []
         qid, flags, qs, rs, qend, nq = p
@@ -142,8 +142,8 @@ class Responder:
             self._check_answers(d, rs, now)
             return []
         probe = False
-        for n, t, sec, at, size in rs:
-            if sec == 2 and t == w.A and n == self._names[_SHARED]:
+        for n, _, sec, at, size in rs:
+            if sec == 2 and w.same_name(d, n, self._names[_SHARED]):
                 if d[at:at + size] == self._ip:
                     return []  # our own probe, looped back
                 probe = True
@@ -151,8 +151,8 @@ class Responder:
         want = []
         for n, t in qs:
             for i in range(6):
-                if n == self._names[i] and self._held(i) and \
-                        t in (w.ANY, _TYPES[i]) and i not in want:
+                if (t == w.ANY or t == _TYPES[i]) and i not in want and self._held(i) and \
+                        w.same_name(d, n, self._names[i]):
                     want.append(i)
         if legacy and want:
             self.answered += 1
@@ -227,16 +227,16 @@ class Responder:
         a conflict: given up while probing, probed again once held (RFC 6762 section 9),
         and so left to a device that keeps it. Our unique names are never given up, only
         counted."""
-        for n, t, _, at, size in rs:
-            if t != w.A or d[at:at + size] == self._ip:
-                continue
-            if n == self._names[_SHARED] and self.state in (PROBING, CLAIMED):
+        for n, _, _, at, size in rs:  # A records only
+            if self.state in (PROBING, CLAIMED) and w.same_name(d, n, self._names[_SHARED]):
+                if d[at:at + size] == self._ip:
+                    continue
                 self.conflicts += 1
                 if self.state == PROBING:
                     self.state, self._retry = LOST, now + RETRY_MS
                 else:
                     self._probe_from(now)
-            elif n == self._names[_HOST]:
+            elif w.same_name(d, n, self._names[_HOST]) and d[at:at + size] != self._ip:
                 self.conflicts += 1
 
     def _tie_break(self, theirs, now):
