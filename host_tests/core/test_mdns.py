@@ -233,6 +233,17 @@ def test_a_conflict_once_claimed_probes_again_and_a_held_name_is_defended():
     assert r.receive(_query((SHARED.decode(), w.A)), False, 12000) == []
 
 
+def test_a_restart_probes_and_announces_again():
+    r = _responder()
+    _claimed(r)
+    r.restart(10000)
+    assert r.status()["shared"] == "probing" and r.next_ms(10000) == 0
+    assert (SHARED, w.ANY) in _questions(r.tick(10000)[0])
+    assert r.receive(_query((SHARED.decode(), w.A)), False, 10001) == []  # not ours yet
+    sent = _claimed(r, IP, 10250)
+    assert r.status()["shared"] == "claimed" and len(sent) == 4  # 2 probes, 2 announcements
+
+
 def test_our_own_packets_looped_back_change_nothing():
     r = _responder()
     sent = [p for _, p in _claimed(r)]

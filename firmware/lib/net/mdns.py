@@ -83,6 +83,12 @@ class Responder:
         probes and announcements follow on the next tick."""
         self._want = ip
 
+    def restart(self, now):
+        """Probes and announces again from the start: what was sent while the socket
+        could not be opened went nowhere."""
+        if self.address is not None:
+            self._probe_from(now)
+
     def status(self):
         return {"address": self.address, "shared": self.state, "conflicts": self.conflicts,
                 "answered": self.answered, "dropped": self.dropped}

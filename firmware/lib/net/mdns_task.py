@@ -91,8 +91,12 @@ class MdnsTask:
         while True:
             now = self._ms()
             self._send(r.tick(now), self._group)
-            if r.address != self._bound or reopen_at is not None and now - reopen_at >= 0:
+            if r.address != self._bound:
                 reopen_at = self._reopen(r.address, now)
+            elif reopen_at is not None and now - reopen_at >= 0:
+                reopen_at = self._reopen(r.address, now)
+                if reopen_at is None:
+                    r.restart(now)
             wait = r.next_ms(now)
             wait = _IDLE_MS if wait is None else min(wait, _IDLE_MS)
             if self._sock is None:
