@@ -126,9 +126,10 @@ def firmware_env(a, meter_kind):
 
 
 def mdns_address(a):
-    """The address the firmware's mDNS responder announces, "" without --mdns: --mdns-address,
-    else --host, else (--host 0.0.0.0) the address this host reaches the LAN from."""
-    if not a.mdns:
+    """The address the firmware's mDNS responder announces, "" without --mdns: --mdns-address
+    (which implies --mdns), else --host, else (--host 0.0.0.0) the address this host
+    reaches the LAN from."""
+    if not a.mdns and not a.mdns_address:
         return ""
     if a.mdns_address or a.host != "0.0.0.0":
         return a.mdns_address or a.host
@@ -175,8 +176,8 @@ def main(argv=None):
                     help="run the mDNS responder on the real port 5353 (off by default: the "
                          "host's own responder, e.g. avahi, has it)")
     ap.add_argument("--mdns-address", metavar="IP",
-                    help="the address mDNS announces (default: --host, or with --host "
-                         "0.0.0.0 the address of the host's route to the LAN)")
+                    help="the address mDNS announces, implies --mdns (default: --host, or "
+                         "with --host 0.0.0.0 the address of the host's route to the LAN)")
     a = ap.parse_args(argv)
 
     sim = Sim(a)
