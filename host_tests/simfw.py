@@ -30,7 +30,9 @@ class Sim:
     64-bit unix port's heap figures say little about the device (twice its word size);
     the device gauge tests pass --frozen32 with the device's heap."""
 
-    def __init__(self, flash, config=None, input="p1", heap="512k", status_every=1, args=()):
+    def __init__(self, flash, config=None, input="p1", heap="512k", status_every=1, args=(),
+                 prefix=()):
+        """prefix: a command sim.py runs under (e.g. ip netns exec NAME)."""
         os.makedirs(flash, exist_ok=True)
         if config is not None:
             with open(os.path.join(flash, "config.json"), "w") as f:
@@ -45,8 +47,8 @@ class Sim:
         if heap:
             cmd += ["--heap", heap]
         cmd += list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(list(prefix) + cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.lines = []
         self._up = threading.Event()
         threading.Thread(target=self._collect, daemon=True).start()

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -120,8 +121,21 @@ def firmware_env(a, meter_kind):
                 "SC_STATUS_EVERY": str(a.status_every),
                 "SC_NTP": "off" if a.no_ntp else (a.ntp or "host"), "SC_DNS": a.dns or "",
                 "SC_FDS": str(FDS), "SC_HTTP_PORT": str(a.http_port),
-                "SC_HTTPS_PORT": str(a.https_port)})
+                "SC_HTTPS_PORT": str(a.https_port), "SC_MDNS": mdns_address(a)})
     return env
+
+
+def mdns_address(a):
+    """The address the firmware's mDNS responder announces, "" without --mdns: --mdns-address
+    (which implies --mdns), else --host, else (--host 0.0.0.0) the address this host
+    reaches the LAN from."""
+    if not a.mdns and not a.mdns_address:
+        return ""
+    if a.mdns_address or a.host != "0.0.0.0":
+        return a.mdns_address or a.host
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("224.0.0.251", 5353))  # no packet: only picks the route's source address
+        return s.getsockname()[0]
 
 
 def main(argv=None):
@@ -158,6 +172,12 @@ def main(argv=None):
                     help="ask this SNTP server as the device does (default: the host's clock)")
     ap.add_argument("--dns", metavar="IP:PORT",
                     help="the DNS server (default: the host's first nameserver)")
+    ap.add_argument("--mdns", action="store_true",
+                    help="run the mDNS responder on the real port 5353 (off by default: the "
+                         "host's own responder, e.g. avahi, has it)")
+    ap.add_argument("--mdns-address", metavar="IP",
+                    help="the address mDNS announces, implies --mdns (default: --host, or "
+                         "with --host 0.0.0.0 the address of the host's route to the LAN)")
     a = ap.parse_args(argv)
 
     sim = Sim(a)

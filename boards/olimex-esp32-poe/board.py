@@ -7,9 +7,11 @@ from hw.esp32 import (
     HTTP_PORT,
     HTTPS_PORT,
     IDENTITY_DIR,
+    MDNS,
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
+    address,
     boot,
     default_serial,
     dns_server,
@@ -33,10 +35,10 @@ LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
 BUTTON = 34  # the board's BUT1
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
 
-__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MODBUS_PORT",
-           "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server", "fatal",
-           "network_status", "network_time", "reset", "reset_cause", "set_clock",
-           "soft_reset", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
+           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "address", "boot", "default_serial",
+           "dns_server", "fatal", "network_status", "network_time", "reset", "reset_cause",
+           "set_clock", "soft_reset", "watchdog")
 
 
 def start_network(hostname):

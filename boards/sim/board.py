@@ -35,6 +35,10 @@ STATUS_EVERY = _env("STATUS_EVERY", 0)  # seconds between status lines on stdout
 NTP = _env("NTP", "host")
 # The DNS server, "IP:PORT"; by default the host's first nameserver, as DHCP would give it.
 DNS = _env("DNS", "")
+# The address mDNS announces (tools/sim.py --mdns); "" runs no responder, so that port 5353
+# stays the host's own (avahi).
+MDNS_ADDRESS = _env("MDNS", "")
+MDNS = bool(MDNS_ADDRESS)
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
 IDENTITY_DIR = "identity"
 # tools/sim.py starts the firmware again when it exits with one of these codes
@@ -70,6 +74,11 @@ def default_serial():
 
 def start_network(hostname):
     print("sim: network up as", hostname)
+
+
+def address():
+    """The IPv4 address the firmware's services are reached at."""
+    return MDNS_ADDRESS or HOST
 
 
 def dns_server():

@@ -7,9 +7,11 @@ from hw.esp32 import (
     HTTP_PORT,
     HTTPS_PORT,
     IDENTITY_DIR,
+    MDNS,
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
+    address,
     boot,
     default_serial,
     dns_server,
@@ -33,10 +35,10 @@ LED_RED, LED_GREEN, LED_BLUE = 15, 32, 33
 BUTTON = 39  # input only, external pull-up, pressed = low
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
 
-__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MODBUS_PORT",
-           "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server", "fatal",
-           "network_status", "network_time", "reset", "reset_cause", "set_clock",
-           "soft_reset", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
+           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "address", "boot", "default_serial",
+           "dns_server", "fatal", "network_status", "network_time", "reset", "reset_cause",
+           "set_clock", "soft_reset", "watchdog")
 
 
 def start_network(hostname):

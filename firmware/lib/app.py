@@ -46,6 +46,11 @@ class App:
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"],
                                    budget.MODBUS_CLIENTS)
         self.web = Web(self, board.HTTPS_PORT)
+        self.mdns = None
+        if board.MDNS:
+            from net import mdns_task
+
+            self.mdns = mdns_task.device(self.identity.serial, board.HTTPS_PORT, clock.ms)
         self.mqtt = None
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
@@ -69,7 +74,7 @@ class App:
         # leaving it serving values that no longer change.
         await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
                              timesync.run(self.wall, board.network_time, board.set_clock,
-                                          self.latest, clock.ms))
+                                          self.latest, clock.ms), self._mdns_service())
 
     async def _mqtt_service(self):
         """MQTT while it is enabled; a new MQTT configuration starts a new session."""
@@ -88,6 +93,11 @@ class App:
             await self._mqtt_changed.wait()
             if task is not None:
                 task.cancel()
+
+    async def _mdns_service(self):
+        if self.mdns:
+            self.mdns.responder.set_address(board.address())
+            await self.mdns.run()
 
     def apply_config(self, new):
         """Save a validated configuration (atomically) and apply what applies at once: the
@@ -138,6 +148,8 @@ class App:
             self.heap_peak = max(self.heap_peak, gc.mem_alloc())
             if self.watchdog:
                 self.watchdog.feed()
+            if self.mdns:  # follows the address (the network manager will tell it at once)
+                self.mdns.responder.set_address(board.address())
             tick += 1
             if board.STATUS_EVERY and tick % board.STATUS_EVERY == 0:
                 sys.stdout.write("status: ")
@@ -168,6 +180,7 @@ class App:
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,
             "network": board.network_status(mqtt_state.get("connected")),
+            "mdns": self.mdns.status() if self.mdns else None,
             "web": self.web.status(now),
             "device": {"serial": self.identity.serial, "version": VERSION,
                        "board": board.NAME, "time": self.wall.now(now),

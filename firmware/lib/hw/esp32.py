@@ -24,6 +24,7 @@ RAW_PORT = 8088
 HTTP_PORT = 80
 HTTPS_PORT = 443
 STATUS_EVERY = 0  # no status lines on the console (mpremote users can ask the API)
+MDNS = True  # our responder (net/mdns.py); the image's own is off (docs/mdns.md)
 # Armed first thing at boot: a boot or an import that fails or hangs ends in a restart,
 # never at the REPL. The running firmware then feeds it every second with a 10 s limit.
 _BOOT_WATCHDOG_MS = 30000
@@ -90,6 +91,12 @@ def ethernet(hostname, mdc, mdio, phy_addr, power=None, clock_out=None):
     global _lan
     _lan = network.LAN(**kw)
     _lan.active(True)
+
+
+def address():
+    """The interface's IPv4 address, None while it has none."""
+    lan = _lan
+    return lan.ifconfig()[0] if lan is not None and lan.isconnected() else None
 
 
 def network_status(mqtt_connected):

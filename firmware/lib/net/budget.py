@@ -11,15 +11,16 @@ RAW_READERS = 2
 MQTT = 1
 SNTP = 1
 DNS = 1
+MDNS = 1  # the responder's UDP socket on 5353 (net/mdns_task.py)
 # Each a TLS session, kept alive between requests (a handshake costs far more than a
 # request): the UI's event stream and page loads, and a few integrations at once.
 HTTPS_CONNECTIONS = 5
 HTTP_CONNECTIONS = 1  # the landing page only
 REFUSING = 1  # a connection over its service's share is accepted, then closed at once
-# Not used yet: mDNS (1), and 1 to spare for the network manager (docs/memory.md).
-RESERVED = 2
+# Not used yet: 1 to spare for the network manager (docs/memory.md).
+RESERVED = 1
 
 EVENT_STREAMS = 2  # of the HTTPS connections
 
-SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, HTTPS_CONNECTIONS,
+SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, MDNS, HTTPS_CONNECTIONS,
           HTTP_CONNECTIONS, REFUSING, RESERVED)
