@@ -7,6 +7,7 @@ import socket
 import sys
 
 from net import mdns
+from net.wait import readable
 
 try:
     from micropython import const
@@ -27,11 +28,6 @@ _IPPROTO_IP = const(0)
 _IP_MULTICAST_IF = const(32)
 _IP_MULTICAST_TTL = const(33)
 
-
-def _readable(sock):
-    """Returns when sock has a datagram (MicroPython's asyncio waits on what a generator
-    yields, as its streams do)."""
-    yield asyncio.core._io_queue.queue_read(sock)
 
 
 def _port(peer):
@@ -103,7 +99,7 @@ class MdnsTask:
                 await asyncio.sleep(wait / 1000)
                 continue
             try:
-                await asyncio.wait_for(_readable(self._sock), wait / 1000)
+                await asyncio.wait_for(readable(self._sock), wait / 1000)
             except asyncio.TimeoutError:
                 continue
             self._read()

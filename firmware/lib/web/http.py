@@ -12,6 +12,7 @@ idle.
 import asyncio
 import sys
 
+from net import wait
 from web import errors
 
 HEAD_MAX = 2048  # request line and headers
@@ -147,7 +148,7 @@ class HttpServer:
                 data = reader.s.read(_CHUNK)  # what TLS holds already; None: nothing
                 if data is not None:
                     return data
-                await asyncio.wait_for(_readable(raw), _IDLE_STEP_S)
+                await asyncio.wait_for(wait.readable(raw), _IDLE_STEP_S)
             except asyncio.TimeoutError:
                 pass
         return b""
@@ -182,12 +183,6 @@ class HttpServer:
         self.bad += 1
         await self._send(writer, errors.response(*err))
         return None, b""
-
-
-def _readable(sock):
-    """Returns when sock has something to read (MicroPython's asyncio waits on what a
-    generator yields; its streams wait the same way)."""
-    yield asyncio.core._io_queue.queue_read(sock)
 
 
 def _wants_keep_alive(req):
