@@ -31,6 +31,9 @@ class App:
 
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
+        rs485 = getattr(board, "RS485_DEFAULTS", None)  # an A1MB's differ from the P1MB's
+        if rs485:
+            config.DEFAULTS["RS485"].update(rs485)
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         mb = self.config["Modbus"]
@@ -46,6 +49,13 @@ class App:
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"],
                                    budget.MODBUS_CLIENTS)
         self.web = Web(self, board.HTTPS_PORT)
+        self.rtu = None
+        port = board.rs485() if hasattr(board, "rs485") else None
+        if port is not None:  # the P1MB / A1MB class
+            from modbus.slave import RtuSlave
+
+            self.rtu = RtuSlave(port, self.latest, clock.ms, self.config, self._rtu_restart,
+                                board.leds(), lambda: self.meter.decoder.rejected)
         self.mqtt = None
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
@@ -67,9 +77,12 @@ class App:
             board.HTTPS_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
-        await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
-                             timesync.run(self.wall, board.network_time, board.set_clock,
-                                          self.latest, clock.ms))
+        tasks = [self.meter.run(), self._housekeeping(), self._mqtt_service(),
+                 timesync.run(self.wall, board.network_time, board.set_clock, self.latest,
+                              clock.ms)]
+        if self.rtu is not None:
+            tasks.append(self.rtu.run())
+        await asyncio.gather(*tasks)
 
     async def _mqtt_service(self):
         """MQTT while it is enabled; a new MQTT configuration starts a new session."""
@@ -103,6 +116,12 @@ class App:
         self.modbus.idle_s = new["Modbus"]["IdleTimeout"]
         if new["MQTT"] != old["MQTT"]:
             self._mqtt_changed.set()
+
+    def _rtu_restart(self, new):
+        """The RTU slave's reboot register: save what was written over RS485, restart."""
+        if new is not None:
+            config.save(board.CONFIG_PATH, new)
+        board.reset()
 
     async def reset(self, mode):
         """soft: the firmware starts over without a hardware reset (the network stays up,
@@ -174,6 +193,7 @@ class App:
                        "reset_cause": board.reset_cause()},
             "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
             "config_errors": self.config_errors,
+            "rs485": self.rtu.status() if self.rtu else None,
         }
 
 
