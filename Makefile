@@ -52,8 +52,9 @@ $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
 # Debian packages, installed when missing (CI runs as root): the real MQTT broker the tests
 # and benchmarks run against (mosquitto, which also brings mosquitto_passwd), the 32-bit C
 # library the device-gauge build (frozen32) compiles against, and the browser the UI tests
-# drive (chromium, chromium-driver; certutil from libnss3-tools trusts the test CA).
-SYSTEM_PACKAGES := mosquitto gcc-multilib chromium chromium-driver libnss3-tools
+# drive (chromium, chromium-driver; certutil from libnss3-tools trusts the test CA), and
+# socat, whose pty pairs stand in for the RS485 bus of the Modbus RTU tests.
+SYSTEM_PACKAGES := mosquitto gcc-multilib chromium chromium-driver libnss3-tools socat
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	[ -z "$$missing" ] || { apt-get update -qq && \
@@ -121,6 +122,7 @@ test: system build lint frozen32
 bench: setup system frozen32
 	-$(PY) benchmarks/parse.py
 	-$(PY) benchmarks/modbus.py
+	-$(PY) benchmarks/rtu.py
 	-$(PY) benchmarks/heap.py
 	-$(PY) benchmarks/mqtt.py
 	-$(PY) benchmarks/web.py

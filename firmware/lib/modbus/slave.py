@@ -1,8 +1,11 @@
 """The Modbus RTU slave on RS485 (SPEC section 5) of the P1MB / A1MB boards: the same
 templates and register image as Modbus TCP, answered by modbus/pdu.py.
 
-A frame is what arrives between two silences of 3.5 character times. Frames with a wrong
-CRC or for another address are ignored (counted), as every slave on a bus must; a
+A frame is what arrives between two silences of 3.5 character times; a request for this
+device whose length its function code gives is answered as soon as it is complete and its
+CRC checks (as libmodbus and pymodbus delimit frames), without waiting out the silence.
+Frames with a wrong CRC or for another address are ignored (counted), as every slave on
+a bus must; a
 broadcast (address 0) is applied without an answer. FC06 writes the configuration
 register block (modbus/rtuconfig.py); after a write to its reboot register the answer
 goes out, then the new settings are saved and the device restarts. The board's port
@@ -70,7 +73,7 @@ class RtuSlave:
         buf = self._buf
         while True:
             n = await port.readinto(buf)
-            while True:  # the frame goes on until the line is silent for 3.5 characters
+            while not self._complete(buf, n):  # or until 3.5 silent characters
                 await _sleep_ms(silence_ms)
                 k = port.take(buf, n)
                 if not k:
@@ -82,6 +85,11 @@ class RtuSlave:
             if self.block.reboot:
                 self._restart(self.block.pending)
                 return
+
+    def _complete(self, buf, n):
+        """buf[:n] is a whole request for this device (its length known, its CRC right)."""
+        return ((buf[0] == self.address or buf[0] == rtu.BROADCAST) and
+                rtu.request_length(buf, 0, n) == n and rtu.crc_ok(buf, 0, n))
 
     def handle(self, buf, n):
         """The answer to the frame buf[:n] in self._out: its length, 0 for none."""
