@@ -9,7 +9,7 @@ import json
 import sys
 
 import board
-from device import clock, config, timesync
+from device import clock, config, schema, timesync
 from device.identity import Identity
 from device.version import VERSION
 from device.wallclock import WallClock
@@ -54,8 +54,9 @@ class App:
         if port is not None:  # the P1MB / A1MB class
             from modbus.slave import RtuSlave
 
-            self.rtu = RtuSlave(port, self.latest, clock.ms, self.config, self._rtu_restart,
-                                board.leds(), lambda: self.meter.decoder.rejected)
+            self.rtu = RtuSlave(port, self.latest, clock.ms, lambda: self.config,
+                                self._rtu_restart, board.leds(),
+                                lambda: self.meter.decoder.rejected)
         self.mqtt = None
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
@@ -117,9 +118,10 @@ class App:
         if new["MQTT"] != old["MQTT"]:
             self._mqtt_changed.set()
 
-    def _rtu_restart(self, new):
+    def _rtu_restart(self, changes):
         """The RTU slave's reboot register: save what was written over RS485, restart."""
-        if new is not None:
+        new, _ = schema.patch(self.config, changes)
+        if changes and new is not None:
             config.save(board.CONFIG_PATH, new)
         board.reset()
 

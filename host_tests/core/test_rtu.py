@@ -3,7 +3,7 @@ configuration register block, the P1MB LEDs, and RTU framing on the TCP port."""
 import asyncio
 import struct
 
-from device import config
+from device import config, schema
 from device.leds import BusLeds
 from meter.latest import Latest
 from modbus import registers, rtu
@@ -49,7 +49,7 @@ def _slave(cfg=None):
     cfg = cfg or config.merge({})[0]
     lt = Latest(30000, 0)
     lt.update({}, registers.build_image(READING, cfg["MeterType"]), 0)
-    return RtuSlave(None, lt, lambda: 1, cfg, None)
+    return RtuSlave(None, lt, lambda: 1, lambda: cfg, None)
 
 
 def _ask(s, frame):
@@ -88,7 +88,7 @@ def test_configuration_block_reads_writes_and_refuses():
         assert _ask(s, w) == _seal(b"\x10\x86\x03"), (reg, value)
     assert _ask(s, _seal(b"\x10\x06\xe0\x06\x00\x01")) == _seal(b"\x10\x86\x02")
     assert _ask(s, _seal(b"\x10\x06\xe0\x05\x00\x02")) == _seal(b"\x10\x86\x03")
-    assert s.block.pending is None and not s.block.reboot  # nothing changed
+    assert s.block.changes == {} and not s.block.reboot  # nothing changed
     for reg, value in ((0, 5), (1, 1152), (2, 0), (3, 1), (4, 60)):
         w = _seal(b"\x10\x06" + struct.pack(">HH", BASE + reg, value))
         assert _ask(s, w) == w  # the echo
@@ -97,7 +97,7 @@ def test_configuration_block_reads_writes_and_refuses():
     # A broadcast write is applied without an answer; the reboot register restarts.
     assert _ask(s, _seal(b"\x00\x06" + struct.pack(">HH", REBOOT, 1))) == b""
     assert s.block.reboot and s.broadcasts == 1
-    new = s.block.pending
+    new = schema.patch(config.merge({})[0], s.block.changes)[0]
     assert new["RS485"] == {"Address": 5, "Baud": 115200, "Parity": "N"}
     assert new["MeterType"] == "Eastron-SDM630" and new["Modbus"]["StaleAfter"] == 60
     # A broadcast read gets no answer either.
@@ -184,3 +184,14 @@ async def _rtu_over_tcp():
 
 def test_rtu_framing_on_the_tcp_port():
     asyncio.run(_rtu_over_tcp())
+
+
+def test_values_written_over_rs485_keep_what_the_api_changed_meanwhile():
+    cfg = [config.merge({})[0]]
+    lt = Latest(30000, 0)
+    s = RtuSlave(None, lt, lambda: 1, lambda: cfg[0], None)
+    w = _seal(b"\x10\x06\xe0\x00\x00\x05")
+    assert _ask(s, w) == w
+    cfg[0] = schema.patch(cfg[0], {"MQTT": {"Site": "home"}})[0]  # a PATCH meanwhile
+    new = schema.patch(cfg[0], s.block.changes)[0]
+    assert new["RS485"]["Address"] == 5 and new["MQTT"]["Site"] == "home"

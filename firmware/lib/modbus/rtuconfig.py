@@ -46,12 +46,17 @@ def _decode(field, v):
 
 class ConfigBlock:
     def __init__(self, config):
-        self._config = config  # as it applies now; what reads show until a write
-        self.pending = None  # the configuration to save at the reboot, once written
+        self._config = config  # config(): the configuration in force (the API may change it)
+        self.changes = {}  # written, saved at the reboot: {"RS485": {"Address": 5}, ...}
         self.reboot = False
 
     def _shown(self):
-        return self.pending or self._config
+        """The configuration in force with the written values: what reads show."""
+        if self.changes:
+            new, _ = schema.patch(self._config(), self.changes)
+            if new is not None:
+                return new
+        return self._config()
 
     def answer(self, req, i, out):
         """An FC03 read inside the block into out[1:] (any staleness): the PDU's length;
@@ -84,11 +89,12 @@ class ConfigBlock:
         if v is None or (f == 1 and v not in rtu.BAUDS):
             return pdu.ILLEGAL_VALUE
         path = _FIELDS[f]
-        change = v
-        for k in range(len(path) - 1, -1, -1):
-            change = {path[k]: change}
-        new, err = schema.patch(self._shown(), change)
-        if err:
+        trial = schema.copy(self.changes)
+        d = trial
+        for k in path[:-1]:
+            d = d.setdefault(k, {})
+        d[path[-1]] = v
+        if schema.patch(self._config(), trial)[1]:
             return pdu.ILLEGAL_VALUE
-        self.pending = new
+        self.changes = trial
         return 0

@@ -28,10 +28,11 @@ _LED_MS = 50  # how often the LEDs follow their state machine
 
 class RtuSlave:
     def __init__(self, port, latest, clock, config, restart, leds=None, refused=None):
-        """port: the board's RS485 port; restart(config): save it, restart the device;
+        """port: the board's RS485 port; config(): the configuration in force;
+        restart(changes): save the configuration with these changes, restart the device;
         leds: the board's LED output (show(states)) and refused() the meter's count of
         refused telegrams, for the P1 LED."""
-        rs = config["RS485"]
+        rs = config()["RS485"]
         self.address = rs["Address"]
         self.baud = rs["Baud"]
         self.parity = rs["Parity"]
@@ -83,7 +84,7 @@ class RtuSlave:
             if m:
                 await port.write(self._out, m)
             if self.block.reboot:
-                self._restart(self.block.pending)
+                self._restart(self.block.changes)
                 return
 
     def _complete(self, buf, n):
