@@ -107,8 +107,9 @@ def test_every_template_at_the_defaults_and_at_115200_configured_over_rs485(tmp_
 
 def test_wrong_crc_other_addresses_and_broadcast(tmp_path, pty_pair):
     device, master = pty_pair
-    with Sim(tmp_path / "flash", {"RS485": {"Address": 3, "Parity": "N"}},
-             args=["--rs485", device]) as sim:
+    # On the device gauge, in a 64 KB heap (docs/memory.md).
+    with Sim(tmp_path / "flash", {"RS485": {"Address": 3, "Parity": "N"}}, heap="64k",
+             args=["--frozen32", "--rs485", device]) as sim:
         sim.meter(metersim.synthetic(20), interval=0.3)
         sim.status_when(lambda s: s["meter"]["fresh"])
         with serial.Serial(master, 9600, timeout=0.5) as port:
