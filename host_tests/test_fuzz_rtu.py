@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from device import config
 from meter.latest import Latest
 from modbus import registers, rtu
-from modbus.slave import RtuSlave
+from modbus.slave import MAX_FRAME, RtuSlave
 from modbus.tcp import ModbusServer
 from support import parse_one
 
@@ -51,7 +51,7 @@ def well_formed(a, addr):
 
 
 def handle(s, frame):
-    buf = bytearray(rtu.MAX_FRAME)
+    buf = bytearray(MAX_FRAME)
     n = min(len(frame), len(buf))
     buf[:n] = frame[:n]
     return bytes(s._out[:s.handle(buf, n)])

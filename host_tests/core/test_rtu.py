@@ -6,7 +6,7 @@ import struct
 from device import config, schema
 from device.leds import BusLeds
 from meter.latest import Latest
-from modbus import registers, rtu
+from modbus import registers, rtu, slave
 from modbus.rtuconfig import BASE, REBOOT
 from modbus.slave import RtuSlave
 from modbus.tcp import ModbusServer, _framing
@@ -38,11 +38,11 @@ def test_crc_of_a_known_frame_and_lengths():
 
 
 def test_silence_and_uart_line():
-    assert rtu.silence_us(9600, "E") == 4010 and rtu.silence_us(9600, "N") == 3645
-    assert rtu.silence_us(1200, "N") == 29166 and rtu.silence_us(115200, "E") == 1750
-    assert rtu.uart_line(9600, "E") == (9600, 8, 0, 1)  # 8E1: machine.UART's parity 0
-    assert rtu.uart_line(115200, "N") == (115200, 8, None, 1)
-    assert rtu.uart_line(19200, "O") == (19200, 8, 1, 1)
+    assert slave.silence_us(9600, "E") == 4010 and slave.silence_us(9600, "N") == 3645
+    assert slave.silence_us(1200, "N") == 29166 and slave.silence_us(115200, "E") == 1750
+    assert slave.uart_line(9600, "E") == (9600, 8, 0, 1)  # 8E1: machine.UART's parity 0
+    assert slave.uart_line(115200, "N") == (115200, 8, None, 1)
+    assert slave.uart_line(19200, "O") == (19200, 8, 1, 1)
 
 
 def _slave(cfg=None):
@@ -53,7 +53,7 @@ def _slave(cfg=None):
 
 
 def _ask(s, frame):
-    buf = bytearray(rtu.MAX_FRAME)
+    buf = bytearray(slave.MAX_FRAME)
     buf[:len(frame)] = frame
     m = s.handle(buf, len(frame))
     return bytes(s._out[:m])

@@ -25,7 +25,7 @@ class Rs485Port:
         self._us_per_char = 1146  # 8E1 at 9600 baud until configure()
 
     def configure(self, line):
-        """line: (baudrate, bits, parity, stop), from modbus.rtu.uart_line."""
+        """line: (baudrate, bits, parity, stop), from modbus.slave.uart_line."""
         baud, bits, parity, stop = line
         self._uart.init(baudrate=baud, bits=bits, parity=parity, stop=stop, timeout=0)
         self._us_per_char = (bits + 2 + (parity is not None)) * 1000000 // baud

@@ -3,20 +3,8 @@
 first. The PDU is answered by modbus/pdu.py like any other; this module only delimits,
 checks and seals frames, allocation-free.
 """
-try:
-    from micropython import const
-except ImportError:
-    const = int
-
 from meter import lex
 from modbus import pdu
-
-BROADCAST = const(0)
-MAX_FRAME = const(256)  # address, PDU of at most 253 bytes, CRC
-MAX_ANSWER = const(255)  # address, the longest PDU answer (pdu.MAX_ANSWER), CRC
-BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
-# Parity letters as machine.UART takes them (None: no parity bit).
-_PARITY = {"N": None, "E": 0, "O": 1}
 
 
 def crc_ok(buf, i, n):
@@ -52,21 +40,3 @@ def seal(out, n):
     out[n] = c & 0xFF
     out[n + 1] = c >> 8
     return n + 2
-
-
-def char_bits(parity):
-    return 10 if parity == "N" else 11  # start, 8 data, parity, stop
-
-
-def silence_us(baud, parity):
-    """The 3.5 character times of silence that end a frame; 1750 µs above 19200 baud,
-    as the Modbus serial line specification fixes it."""
-    if baud > 19200:
-        return 1750
-    return 3500000 * char_bits(parity) // baud
-
-
-def uart_line(baud, parity):
-    """(baudrate, bits, parity, stop) as machine.UART.init takes them: what the ESP32
-    driver applies, and what the sim reports (a pty refuses parity)."""
-    return baud, 8, _PARITY[parity], 1

@@ -11,7 +11,7 @@ except ImportError:
     const = int
 
 from device import schema
-from modbus import pdu, rtu
+from modbus import pdu
 
 BASE = const(0xE000)
 REBOOT = const(BASE + 5)
@@ -86,7 +86,7 @@ class ConfigBlock:
         if f < 0 or f >= SIZE - 1:
             return pdu.ILLEGAL_ADDRESS
         v = _decode(f, value)
-        if v is None or (f == 1 and v not in rtu.BAUDS):
+        if v is None:
             return pdu.ILLEGAL_VALUE
         path = _FIELDS[f]
         trial = schema.copy(self.changes)

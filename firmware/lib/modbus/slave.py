@@ -13,6 +13,11 @@ drives the bus direction around each answer and owns the line settings.
 """
 import asyncio
 
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
 from device.leds import BusLeds
 from modbus import rtu
 from modbus.rtuconfig import ConfigBlock
@@ -23,7 +28,25 @@ except AttributeError:  # CPython
     def _sleep_ms(ms):
         return asyncio.sleep(ms / 1000)
 
-_LED_MS = 50  # how often the LEDs follow their state machine
+_LED_MS = const(50)  # how often the LEDs follow their state machine
+_BROADCAST = const(0)
+MAX_FRAME = const(256)  # address, PDU of at most 253 bytes, CRC
+MAX_ANSWER = const(255)  # address, the longest PDU answer (pdu.MAX_ANSWER), CRC
+
+
+def silence_us(baud, parity):
+    """The 3.5 character times of silence that end a frame; 1750 µs above 19200 baud,
+    as the Modbus serial line specification fixes it."""
+    if baud > 19200:
+        return 1750
+    return 3500000 * (10 if parity == "N" else 11) // baud  # start, 8 data, parity, stop
+
+
+def uart_line(baud, parity):
+    """(baudrate, bits, parity, stop) as machine.UART.init takes them (parity None, 0
+    even, 1 odd): what the ESP32 driver applies, and what the sim reports (a pty refuses
+    parity)."""
+    return baud, 8, None if parity == "N" else 0 if parity == "E" else 1, 1
 
 
 class RtuSlave:
@@ -43,8 +66,8 @@ class RtuSlave:
         self._restart = restart
         self._leds = leds
         self._refused = refused
-        self._buf = bytearray(rtu.MAX_FRAME)
-        self._out = bytearray(rtu.MAX_ANSWER)
+        self._buf = bytearray(MAX_FRAME)
+        self._out = bytearray(MAX_ANSWER)
         self.frames = 0  # every frame seen on the bus
         self.requests = 0  # for this device (broadcasts included)
         self.crc_errors = 0
@@ -55,15 +78,15 @@ class RtuSlave:
 
     def status(self):
         return {"address": self.address, "baud": self.baud, "parity": self.parity,
-                "uart": list(rtu.uart_line(self.baud, self.parity)), "frames": self.frames,
+                "uart": list(uart_line(self.baud, self.parity)), "frames": self.frames,
                 "requests": self.requests, "crc_errors": self.crc_errors,
                 "other_addresses": self.other, "broadcasts": self.broadcasts,
                 "exceptions": self.exceptions,
                 "leds": {"pwr": self.leds[0], "p1": self.leds[1], "485": self.leds[2]}}
 
     async def run(self):
-        self._port.configure(rtu.uart_line(self.baud, self.parity))
-        silence = (rtu.silence_us(self.baud, self.parity) + 999) // 1000
+        self._port.configure(uart_line(self.baud, self.parity))
+        silence = (silence_us(self.baud, self.parity) + 999) // 1000
         tasks = [self._serve(silence)]
         if self._leds is not None:
             tasks.append(self._lights())
@@ -89,7 +112,7 @@ class RtuSlave:
 
     def _complete(self, buf, n):
         """buf[:n] is a whole request for this device (its length known, its CRC right)."""
-        return ((buf[0] == self.address or buf[0] == rtu.BROADCAST) and
+        return ((buf[0] == self.address or buf[0] == _BROADCAST) and
                 rtu.request_length(buf, 0, n) == n and rtu.crc_ok(buf, 0, n))
 
     def handle(self, buf, n):
@@ -99,7 +122,7 @@ class RtuSlave:
             self.crc_errors += 1
             return 0
         addr = buf[0]
-        if addr != self.address and addr != rtu.BROADCAST:
+        if addr != self.address and addr != _BROADCAST:
             self.other += 1
             return 0
         self.requests += 1
@@ -114,7 +137,7 @@ class RtuSlave:
                            self.block.write)
         if out[1] & 0x80:
             self.exceptions += 1
-        if addr == rtu.BROADCAST:
+        if addr == _BROADCAST:
             self.broadcasts += 1
             return 0
         return m
