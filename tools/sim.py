@@ -181,6 +181,9 @@ def main(argv=None):
     ap.add_argument("--dns", metavar="IP:PORT",
                     help="the DNS server (default: the host's first nameserver)")
     a = ap.parse_args(argv)
+    if a.rs485 and not os.path.exists(a.rs485):
+        ap.error("--rs485: no serial device %s (e.g. socat pty,raw,echo=0,link=%s "
+                 "pty,raw,echo=0,link=/tmp/rs485-master)" % (a.rs485, a.rs485))
 
     sim = Sim(a)
     # Installed explicitly: a background job starts with SIGINT ignored, and SIGTERM's
