@@ -40,7 +40,7 @@ def crc(data):
     return bytes(data) + struct.pack("<H", c)
 
 
-def read_template(client, template, unit, want):
+def template_values(client, template, unit):
     regmap, cdab, fc = TEMPLATES[template]
     fn = client.read_holding_registers if fc == 3 else client.read_input_registers
     got = {}
@@ -48,7 +48,13 @@ def read_template(client, template, unit, want):
         rr = fn(a, count=2, device_id=unit)
         assert not rr.isError(), (template, hex(a), rr)
         got[a] = f32(rr.registers, cdab)
-    assert got == want[template]
+    return got
+
+
+def read_template(client, template, unit, want):
+    """Every register of the template, once the meter's telegram has arrived (until then
+    they read 0)."""
+    wait_until(lambda: template_values(client, template, unit) == want[template], timeout=20)
 
 
 def answering(client, unit):
@@ -151,7 +157,8 @@ def test_evcc_eastron_over_tcp_with_rtu_framing_beside_mbap_clients(tmp_path):
         mbap = ModbusTcpClient("127.0.0.1", port=sim.modbus_port)
         rtu = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, framer=FramerType.RTU)
         assert mbap.connect() and rtu.connect()
-        wait_until(lambda: not rtu.read_input_registers(0, count=2, device_id=1).isError())
+        wait_until(lambda: f32(rtu.read_input_registers(0x34, count=2, device_id=1).registers,
+                               False) == want[0x34])  # the telegram has arrived
         got = {a: f32(rtu.read_input_registers(a, count=2, device_id=1).registers, False)
                for a in sorted(regmap)}
         assert got == want
