@@ -53,8 +53,9 @@ $(MP_LIB)/.stamp: Makefile $(VENV)/.stamp
 # and benchmarks run against (mosquitto, which also brings mosquitto_passwd), the 32-bit C
 # library the device-gauge build (frozen32) compiles against, and the browser the UI tests
 # drive (chromium, chromium-driver; certutil from libnss3-tools trusts the test CA), and
-# iproute2 (ip netns: the mDNS tests' network namespace).
-SYSTEM_PACKAGES := mosquitto gcc-multilib chromium chromium-driver libnss3-tools iproute2
+# iproute2 (ip netns: the mDNS tests' network namespace) and socat, whose pty pairs stand
+# in for the RS485 bus of the Modbus RTU tests.
+SYSTEM_PACKAGES := mosquitto gcc-multilib chromium chromium-driver libnss3-tools iproute2 socat
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	[ -z "$$missing" ] || { apt-get update -qq && \
@@ -122,6 +123,7 @@ test: system build lint frozen32
 bench: setup system frozen32
 	-$(PY) benchmarks/parse.py
 	-$(PY) benchmarks/modbus.py
+	-$(PY) benchmarks/rtu.py
 	-$(PY) benchmarks/heap.py
 	-$(PY) benchmarks/mqtt.py
 	-$(PY) benchmarks/web.py

@@ -13,9 +13,9 @@ from tools import MICROPYTHON, ROOT
 BOARD = "wt32-eth01"
 
 
-def run(tmp_path, code, env=None, first=()):
+def run(tmp_path, code, env=None, first=(), board=BOARD):
     path = list(first) + [os.path.join(ROOT, p) for p in (
-        "host_tests/esp32", "boards/" + BOARD, "firmware", "firmware/lib")] + [
+        "host_tests/esp32", "boards/" + board, "firmware", "firmware/lib")] + [
         os.path.dirname(os.path.dirname(microdot.__file__)), ".frozen"]
     # The firmware is compiled from source here: its 64-bit bytecode sits in this heap
     # (frozen on the device), and a framer needs 6 KB in one piece after it.
@@ -54,3 +54,17 @@ def test_uart_pins_and_buffers_at_construction_hostname_before_the_interface(tmp
 def test_the_rtc_gets_the_calendar_date_of_the_unix_time(tmp_path):
     rc, hw, out = run(tmp_path, "import board; board.set_clock(1700000000)")
     assert rc == 0 and hw == ["RTC (2023, 11, 14, 2, 22, 13, 20, 0)"], out
+
+
+def test_the_p1mb_drives_the_rs485_bus_only_while_it_answers(tmp_path):
+    rc, hw, out = run(tmp_path, "import asyncio, board; p = board.rs485(); "
+                                "board.leds().show((True, False, True)); "
+                                "p.configure((9600, 8, 0, 1)); "
+                                "asyncio.run(p.write(bytearray(9), 9))",
+                      board="esp32-devkitc-p1mb")
+    assert rc == 0, out
+    assert hw == ["UART 2 rx 16 tx 17 rxbuf 512 txbuf 512", "Pin 18 3 0",
+                  "Pin 25 3 0", "Pin 26 3 0", "Pin 27 3 0",
+                  "Pin 25 value 1", "Pin 26 value 0", "Pin 27 value 1",
+                  "UART.init 9600 None False 8 0 1",  # 8E1 (parity 0: even)
+                  "Pin 18 value 1", "UART.write 9", "Pin 18 value 0"], out

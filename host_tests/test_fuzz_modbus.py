@@ -78,6 +78,10 @@ async def session(stream, cuts):
         await asyncio.sleep(0.001)
     srv.server.close()
     await srv.server.wait_closed()
+    # A connection's task still closing would be cancelled by asyncio.run, and reported.
+    me = asyncio.current_task()
+    await asyncio.gather(*[t for t in asyncio.all_tasks() if t is not me],
+                         return_exceptions=True)
     return got, again, errors, srv
 
 

@@ -18,6 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
+import tty
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -48,9 +50,10 @@ MICRODOT = ("microdot.py",)
 RESTARTS = {75: "reboot", 76: "soft"}
 # The firmware gets as many file descriptors as the device has sockets, plus what only
 # the sim has: stdin/out/err, the meter port (listener and up to 2 connections), P1 out
-# (listener and its one reader) and one file open at a time. A service that goes past its
-# share of the budget then fails here as it would on the device.
-FDS = 3 + budget.SOCKETS + 3 + 2 + 1
+# (listener and its one reader), one file open at a time and the serial device of --rs485
+# (a UART on the device). A service that goes past its share of the budget then fails here
+# as it would on the device.
+FDS = 3 + budget.SOCKETS + 3 + 2 + 1 + 1
 
 
 class Stopped(Exception):
@@ -101,6 +104,22 @@ def prepare_flash(path):
         print(provision.label(provision.provision(path)), flush=True)
 
 
+def serial_line(path, flash):
+    """Raw mode and the configured baud rate on the serial device of --rs485, before
+    each start (the firmware cannot set them on the unix port). A pty refuses parity:
+    8N1 here, the parity is checked in what the ESP32 driver would apply."""
+    cfg, _ = config.load(os.path.join(flash, "config.json"))
+    baud = getattr(termios, "B%d" % cfg["RS485"]["Baud"])
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        tty.setraw(fd)
+        attrs = termios.tcgetattr(fd)
+        attrs[4] = attrs[5] = baud
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    finally:
+        os.close(fd)
+
+
 def firmware_command(heap, frozen32=False):
     cmd = ["prlimit", "--nofile=%d" % FDS, FROZEN32 if frozen32 else MICROPYTHON]
     if heap:
@@ -121,7 +140,8 @@ def firmware_env(a, meter_kind):
                 "SC_STATUS_EVERY": str(a.status_every),
                 "SC_NTP": "off" if a.no_ntp else (a.ntp or "host"), "SC_DNS": a.dns or "",
                 "SC_FDS": str(FDS), "SC_HTTP_PORT": str(a.http_port),
-                "SC_HTTPS_PORT": str(a.https_port), "SC_MDNS": mdns_address(a)})
+                "SC_HTTPS_PORT": str(a.https_port), "SC_MDNS": mdns_address(a),
+                "SC_RS485": a.rs485 or ""})
     return env
 
 
@@ -154,6 +174,9 @@ def main(argv=None):
     ap.add_argument("--raw-port", type=int, default=8088)
     ap.add_argument("--p1-out-port", type=int, default=8089)
     ap.add_argument("--meter-port", type=int, default=8090, help="the simulated meter UART")
+    ap.add_argument("--rs485", metavar="PATH",
+                    help="serve the Modbus RTU slave on this serial device (e.g. one end "
+                         "of a socat pty pair)")
     ap.add_argument("--heap", help="MicroPython heap size, e.g. 100k (-X heapsize=)")
     bits32 = ap.add_mutually_exclusive_group()
     bits32.add_argument("--frozen32", action="store_true",
@@ -179,6 +202,9 @@ def main(argv=None):
                     help="the address mDNS announces, implies --mdns (default: --host, or "
                          "with --host 0.0.0.0 the address of the host's route to the LAN)")
     a = ap.parse_args(argv)
+    if a.rs485 and not os.path.exists(a.rs485):
+        ap.error("--rs485: no serial device %s (e.g. socat pty,raw,echo=0,link=%s "
+                 "pty,raw,echo=0,link=/tmp/rs485-master)" % (a.rs485, a.rs485))
 
     sim = Sim(a)
     # Installed explicitly: a background job starts with SIGINT ignored, and SIGTERM's
@@ -207,6 +233,8 @@ class Sim:
         self.fw = self.meter = None
 
     def start(self, cause="power-on"):
+        if self.a.rs485:
+            serial_line(self.a.rs485, self.a.flash)
         env = firmware_env(self.a, self.kind)
         env["SC_RESET_CAUSE"] = cause
         self.fw = subprocess.Popen(firmware_command(self.a.heap,
@@ -238,9 +266,10 @@ class Sim:
             return self.fw.wait()
         self.start_meter()
         h = a.host
-        print("sim up: Modbus TCP %s:%d, HTTPS https://%s:%d, HTTP %s:%d, raw stream %s:%d, "
+        print("sim up: Modbus TCP %s:%d, %sHTTPS https://%s:%d, HTTP %s:%d, raw stream %s:%d, "
               "%smeter input %s:%d%s, flash %s" % (
-                  h, a.modbus_port, h, a.https_port, h, a.http_port, h, a.raw_port,
+                  h, a.modbus_port, "Modbus RTU on %s, " % a.rs485 if a.rs485 else "",
+                  h, a.https_port, h, a.http_port, h, a.raw_port,
                   "P1 out %s:%d, " % (h, a.p1_out_port) if self.kind == "p1" else "", h,
                   a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter
                   else "", a.flash), flush=True)

@@ -39,6 +39,8 @@ DNS = _env("DNS", "")
 # stays the host's own (avahi).
 MDNS_ADDRESS = _env("MDNS", "")
 MDNS = bool(MDNS_ADDRESS)
+# The serial device the RS485 Modbus RTU slave serves on (tools/sim.py --rs485), or "".
+RS485 = _env("RS485", "")
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
 IDENTITY_DIR = "identity"
 # tools/sim.py starts the firmware again when it exits with one of these codes
@@ -190,3 +192,20 @@ class _MeterPort:
             await done.wait()
         writer.close()
         await writer.wait_closed()
+
+
+def rs485():
+    """The RS485 port of --rs485 (its module is loaded only then: it costs heap)."""
+    if not RS485:
+        return None
+    from sim_rs485 import SerialPort
+
+    return SerialPort(RS485)
+
+
+def leds():
+    if not RS485:
+        return None
+    from sim_rs485 import Leds
+
+    return Leds()

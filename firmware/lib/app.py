@@ -9,7 +9,7 @@ import json
 import sys
 
 import board
-from device import clock, config, timesync
+from device import clock, config, schema, timesync
 from device.identity import Identity
 from device.version import VERSION
 from device.wallclock import WallClock
@@ -31,6 +31,9 @@ class App:
 
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
+        rs485 = getattr(board, "RS485_DEFAULTS", None)  # an A1MB's differ from the P1MB's
+        if rs485:
+            config.DEFAULTS["RS485"].update(rs485)
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         mb = self.config["Modbus"]
@@ -51,6 +54,14 @@ class App:
             from net import mdns_task
 
             self.mdns = mdns_task.device(self.identity.serial, board.HTTPS_PORT, clock.ms)
+        self.rtu = None
+        port = board.rs485() if hasattr(board, "rs485") else None
+        if port is not None:  # the P1MB / A1MB class
+            from modbus.slave import RtuSlave
+
+            self.rtu = RtuSlave(port, self.latest, clock.ms, lambda: self.config,
+                                self._rtu_restart, board.leds(),
+                                lambda: self.meter.decoder.rejected)
         self.mqtt = None
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
@@ -72,9 +83,12 @@ class App:
             board.HTTPS_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
-        await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
-                             timesync.run(self.wall, board.network_time, board.set_clock,
-                                          self.latest, clock.ms), self._mdns_service())
+        tasks = [self.meter.run(), self._housekeeping(), self._mqtt_service(),
+                 timesync.run(self.wall, board.network_time, board.set_clock, self.latest,
+                              clock.ms), self._mdns_service()]
+        if self.rtu is not None:
+            tasks.append(self.rtu.run())
+        await asyncio.gather(*tasks)
 
     async def _mqtt_service(self):
         """MQTT while it is enabled; a new MQTT configuration starts a new session."""
@@ -113,6 +127,13 @@ class App:
         self.modbus.idle_s = new["Modbus"]["IdleTimeout"]
         if new["MQTT"] != old["MQTT"]:
             self._mqtt_changed.set()
+
+    def _rtu_restart(self, changes):
+        """The RTU slave's reboot register: save what was written over RS485, restart."""
+        new, _ = schema.patch(self.config, changes)
+        if changes and new is not None:
+            config.save(board.CONFIG_PATH, new)
+        board.reset()
 
     async def reset(self, mode):
         """soft: the firmware starts over without a hardware reset (the network stays up,
@@ -188,6 +209,7 @@ class App:
                        "reset_cause": board.reset_cause()},
             "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
             "config_errors": self.config_errors,
+            "rs485": self.rtu.status() if self.rtu else None,
         }
 
 

@@ -24,6 +24,9 @@ class Pin:
         if mode is not None:
             _log("Pin", n, mode, value)
 
+    def value(self, v):
+        _log("Pin", self.n, "value", v)
+
 
 class UART:
     INV_RX, INV_TX = 4, 32
@@ -37,12 +40,20 @@ class UART:
              kw.get("rxbuf", 256), "txbuf", kw.get("txbuf", 256))
 
     def init(self, **kw):
-        _log("UART.init", kw.get("baudrate"), kw.get("invert"), "tx" in kw or "rx" in kw)
+        _log("UART.init", kw.get("baudrate"), kw.get("invert"), "tx" in kw or "rx" in kw,
+             kw.get("bits"), kw.get("parity"), kw.get("stop"))
+
+    def any(self):
+        return 0
+
+    def txdone(self):
+        return True
 
     def ioctl(self, req, arg):
         return 0
 
     def write(self, data):
+        _log("UART.write", len(data))
         return len(data)
 
 

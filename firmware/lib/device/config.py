@@ -28,6 +28,9 @@ DEFAULTS = {
     # Seconds without a valid telegram before Modbus reads answer exception 0x0B, and
     # seconds of silence before a Modbus client is disconnected.
     "Modbus": {"StaleAfter": 30, "IdleTimeout": 60},
+    # The RS485 Modbus RTU slave (P1MB / A1MB boards), applied at the next start: the
+    # P1MB's defaults; an A1MB board's RS485_DEFAULTS replace them (app.py).
+    "RS485": {"Address": 16, "Baud": 9600, "Parity": "E"},
 }
 
 

@@ -49,8 +49,10 @@ _BROKER = const(7)
 _SITE = const(8)
 _TEXT = const(9)  # arg: the longest
 _SECONDS = const(10)  # arg: (lowest, highest)
+_NUMBER = const(11)  # arg: (lowest, highest)
 
-# (path, kind, arg), in the order fields are reported
+# (path, kind, arg), in the order fields are reported; literals only, so the whole table is
+# a constant that stays in flash.
 CHECKS = (
     (("MeterType",), _TEMPLATE, None),
     (("DefaultNetIf",), _ONE_OF, ("Ethernet", "WiFi")),
@@ -74,6 +76,9 @@ CHECKS = (
     (("MQTT", "HomeAssistant"), _BOOL, None),
     (("Modbus", "StaleAfter"), _SECONDS, (1, 3600)),
     (("Modbus", "IdleTimeout"), _SECONDS, (1, 86400)),
+    (("RS485", "Address"), _NUMBER, (1, 247)),
+    (("RS485", "Baud"), _ONE_OF, (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)),
+    (("RS485", "Parity"), _ONE_OF, ("N", "E", "O")),
 )
 
 
@@ -82,7 +87,8 @@ def check(kind, arg, v):
     if kind == _TEMPLATE:
         return None if v in registers.TEMPLATES else "unknown meter template"
     if kind == _ONE_OF:
-        return None if v in arg else "must be one of " + ", ".join(arg)
+        ok = type(v) is type(arg[0]) and v in arg
+        return None if ok else "must be one of " + ", ".join([str(a) for a in arg])
     if kind == _ADDRESS:
         return None if v == "" or is_ipv4(v) else "must be an IPv4 address like 192.168.1.20"
     if kind == _PREFIX:
@@ -115,7 +121,8 @@ def check(kind, arg, v):
         ok = isinstance(v, str) and len(v) <= arg
         return None if ok else "must be text of at most %d characters" % arg
     ok = type(v) is int and arg[0] <= v <= arg[1]
-    return None if ok else "must be %d..%d seconds" % arg
+    return None if ok else "must be %d..%d%s" % (arg[0], arg[1], " seconds" * (
+        kind == _SECONDS))
 
 
 def get(cfg, path):

@@ -1,9 +1,12 @@
 """Modbus TCP server (SPEC section 4) on asyncio, for several clients at once.
 
-Each connection reads into its own buffer and answers every complete MBAP frame in it,
-so partial and pipelined frames both work. A frame that cannot be Modbus (protocol id
-not 0, a length outside 2..254) closes that connection only; so does silence longer
-than the idle timeout, or answers left unread that long. Every answer is built from
+Each connection reads into its own buffer and answers every complete frame in it, so
+partial and pipelined frames both work. A connection speaks MBAP or, as energy managers
+do through Ethernet-to-RS485 gateways, RTU framing (modbus/rtu.py): its first frame
+decides, a valid RTU CRC meaning RTU, and every answer goes out in that framing. A frame
+that cannot be Modbus (protocol id not 0, a length outside 2..254, a wrong CRC) closes
+that connection only; so does silence longer than the idle timeout, or answers left
+unread that long. Every answer is built from
 the register image current when the frame is handled, which is immutable: one
 response, one telegram.
 """
@@ -14,13 +17,31 @@ try:
 except ImportError:
     const = int
 
-from modbus import pdu
+from modbus import pdu, rtu
 from modbus.log import RequestLog, ipv4
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
 _IN = const(_MAX_FRAME)  # one whole frame; a pipelined next one waits in the socket
-_OUT = _MBAP + pdu.MAX_ANSWER
+_OUT = _MBAP + pdu.MAX_ANSWER  # also holds an RTU answer (one byte shorter)
+_MBAP_FRAMING = const(1)
+_RTU_FRAMING = const(2)
+
+
+def _framing(buf, n):
+    """The framing of a connection whose first n bytes are in buf; None while they do
+    not tell yet. A complete request with a valid RTU CRC is RTU: an MBAP header has a
+    1 in 65536 chance of looking like one."""
+    if n < 8:
+        return None
+    k = rtu.request_length(buf, 0, n)
+    if (0 < k <= n and rtu.crc_ok(buf, 0, k)) or (k < 0 and rtu.crc_ok(buf, 0, n)):
+        return _RTU_FRAMING
+    length = buf[4] << 8 | buf[5]
+    mbap = not (buf[2] or buf[3]) and 2 <= length <= 254
+    if (mbap and 6 + length <= n) or (not mbap and not k > n) or n == _IN:
+        return _MBAP_FRAMING  # complete, or no frame of either kind: the MBAP check says
+    return None
 
 
 def _unsent(writer):
@@ -77,13 +98,28 @@ class ModbusServer:
         view = memoryview(buf)
         out = self._out  # shared: an answer is built and copied out before any await
         n = 0
+        framing = None
         while True:
             got = await asyncio.wait_for(_receive(reader, view[n:]), self.idle_s)
             if not got:
                 return
             n += got
             i = 0
-            while n - i >= _MBAP:
+            if framing is None:
+                framing = _framing(buf, n)
+            while framing == _RTU_FRAMING and n > i:
+                k = rtu.request_length(buf, i, n - i)
+                if k < 0:  # a function without a length: one frame per segment
+                    k = n - i
+                if k == 0 or i + k > n:
+                    if k > _IN:
+                        raise ValueError("not Modbus RTU")
+                    break
+                if not rtu.crc_ok(buf, i, k):
+                    raise ValueError("not Modbus RTU")
+                writer.write(out[:self._answer_rtu(buf, i, k, out, client)])
+                i += k
+            while framing == _MBAP_FRAMING and n - i >= _MBAP:
                 length = buf[i + 4] << 8 | buf[i + 5]
                 if buf[i + 2] or buf[i + 3] or length < 2 or length > 254:
                     raise ValueError("not Modbus TCP")
@@ -99,6 +135,18 @@ class ModbusServer:
                 if _unsent(writer):
                     # A client that stops reading its answers must not hold a slot forever.
                     await asyncio.wait_for(writer.drain(), self.idle_s)
+
+    def _answer_rtu(self, buf, i, k, out, client):
+        """The RTU answer to the checked frame buf[i:i+k] in out; returns its length.
+        Every address is answered, as the unit id of MBAP."""
+        latest = self._latest
+        m = rtu.answer(buf, i, k, latest.image, latest.fresh(self._clock()), out)
+        self.requests += 1
+        failed = out[1] & 0x80
+        if failed:
+            self.exceptions += 1
+        self.log.add(client, buf, i, k - 2, out[2] if failed else 0)
+        return m
 
     def _answer(self, buf, i, length, out, client):
         """The response ADU to the frame at buf[i:] in out; returns its length."""
