@@ -33,6 +33,7 @@ class App:
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
+        registers.use(self.config["MeterType"], self.identity.serial)
         mb = self.config["Modbus"]
         now = clock.ms()
         self.started = now
@@ -162,7 +163,10 @@ class App:
             "modbus": {"clients": m.clients, "connections": m.connections,
                        "refused": m.refused, "garbage": m.garbage, "timeouts": m.timeouts,
                        "requests": m.requests, "exceptions": m.exceptions,
-                       "template": self.config["MeterType"]},
+                       "template": self.config["MeterType"],
+                       "unmapped_reads": registers.missed[0],
+                       "unmapped_top": [{"address": a, "reads": n}
+                                        for a, n in registers.top_misses()]},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,
