@@ -136,7 +136,7 @@ def test_every_template_lays_out_within_its_addresses():
         registers.use(name, "SIM000000001")
         lay = registers.layout()
         seen = set()
-        for start, items, words in lay.values:
+        for start, _, words in lay.values:
             assert start + words <= 0x10000
             for a in range(start, start + words):
                 assert a not in seen, (name, a)
