@@ -43,6 +43,9 @@ _SDM630 = (
     (0x0046, F32, "frequency", 1),
     (0x0048, F32, "energy_import_kwh", 1), (0x004A, F32, "energy_export_kwh", 1),
     (0x0054, F32, "avg_demand_w", 1), (0x0156, F32, "energy_total_kwh", 1),
+    (0x015A, F32, "energy_import_l1_kwh", 1), (0x015C, F32, "energy_import_l2_kwh", 1),
+    (0x015E, F32, "energy_import_l3_kwh", 1), (0x0160, F32, "energy_export_l1_kwh", 1),
+    (0x0162, F32, "energy_export_l2_kwh", 1), (0x0164, F32, "energy_export_l3_kwh", 1),
     (0xFC00, U32, "serial", 1), (0xFC02, U16, 0x0070, 1),  # meter code 112: SDM630 v2
     (0xFC03, U16, "version", 1),
 )
@@ -65,9 +68,11 @@ _PRO380 = (
     (0x6000, F32, "energy_total_kwh", 1), (0x6002, F32, "energy_total_t1_kwh", 1),
     (0x6004, F32, "energy_total_t2_kwh", 1),
     (0x600C, F32, "energy_import_kwh", 1), (0x600E, F32, "energy_import_t1_kwh", 1),
-    (0x6010, F32, "energy_import_t2_kwh", 1),
+    (0x6010, F32, "energy_import_t2_kwh", 1), (0x6012, F32, "energy_import_l1_kwh", 1),
+    (0x6014, F32, "energy_import_l2_kwh", 1), (0x6016, F32, "energy_import_l3_kwh", 1),
     (0x6018, F32, "energy_export_kwh", 1), (0x601A, F32, "energy_export_t1_kwh", 1),
-    (0x601C, F32, "energy_export_t2_kwh", 1),
+    (0x601C, F32, "energy_export_t2_kwh", 1), (0x601E, F32, "energy_export_l1_kwh", 1),
+    (0x6020, F32, "energy_export_l2_kwh", 1), (0x6022, F32, "energy_export_l3_kwh", 1),
 )
 _EM24 = (
     (0x0000, S32L, "voltage_l1_v", 10), (0x0002, S32L, "voltage_l2_v", 10),
@@ -83,7 +88,9 @@ _EM24 = (
     (0x0031, U16, _PF, 1000),
     (0x0032, U16, 0, 1),  # phase sequence: L1-L2-L3
     (0x0033, U16, "frequency", 10),
-    (0x0034, S32L, "energy_import_kwh", 10), (0x004E, S32L, "energy_export_kwh", 10),
+    (0x0034, S32L, "energy_import_kwh", 10),
+    (0x0040, S32L, "energy_import_l1_kwh", 10), (0x0042, S32L, "energy_import_l2_kwh", 10),
+    (0x0044, S32L, "energy_import_l3_kwh", 10), (0x004E, S32L, "energy_export_kwh", 10),
     (0x0302, U16, 0x1000, 1),  # hardware version 1.0.0 (v >> 12, v >> 8 & 15, v & 255)
     (0x0304, U16, "version", 1),  # firmware version: ours, in the same form
     (0x1002, U16, 0, 1),  # phase configuration: 3P.n
