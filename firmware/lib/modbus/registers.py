@@ -9,21 +9,26 @@ zero; reads that touch none of them are counted (a client set to another meter).
 """
 import struct
 
+try:
+    from micropython import const
+except ImportError:
+    const = int
+
 from device.version import VERSION
-from modbus.templates import DEFAULT, F32, S32L, SIZES, TEMPLATES, TEXT, U16, U32
+from modbus.templates import DEFAULT, TEMPLATES
+
+# The register types of modbus/templates, as private constants: inlined, they take no heap.
+_F32 = const(0)
+_S32L = const(1)
+_U16 = const(2)
+_U32 = const(3)
+_TEXT = const(4)
 
 # The meters we read do not send the grid frequency; chargers expect a plausible value.
 FREQUENCY_HZ = 50.0
 NOMINAL_V = 230.0  # stands in for a phase voltage the meter does not send
 _CURRENTS = ("current_l1_a", "current_l2_a", "current_l3_a")
 _VOLTAGES = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
-
-
-def _version(kind):
-    """Our version as the template's meter writes its own: U16 major << 12 | minor << 8 |
-    patch (the EM24's form), F32 major + minor / 100."""
-    v = [int(x) for x in VERSION.split(".")]
-    return v[0] << 12 | v[1] << 8 | v[2] if kind == U16 else v[0] + v[1] / 100
 
 
 def phase_powers(r):
@@ -73,18 +78,18 @@ def _value(r, key, phases):
 
 
 def _pack(data, o, kind, v, scale, cdab):
-    if kind == F32:
+    if kind == _F32:
         struct.pack_into(">f", data, o, v * scale)
         if cdab:  # low word first, each word big-endian (the real EEM-MA370): in place
             a, b = data[o], data[o + 1]
             data[o], data[o + 1] = data[o + 2], data[o + 3]
             data[o + 2], data[o + 3] = a, b
-    elif kind == S32L:
+    elif kind == _S32L:
         u = int(round(v * scale)) & 0xFFFFFFFF
         struct.pack_into(">HH", data, o, u & 0xFFFF, u >> 16)
-    elif kind == U16:
+    elif kind == _U16:
         struct.pack_into(">H", data, o, int(round(v * scale)) & 0xFFFF)
-    elif kind == U32:
+    elif kind == _U32:
         struct.pack_into(">I", data, o, v & 0xFFFFFFFF)
     else:  # TEXT
         t = v.encode()[:2 * scale]
@@ -92,7 +97,8 @@ def _pack(data, o, kind, v, scale, cdab):
 
 
 def _size(item):
-    return item[3] if item[1] == TEXT else SIZES[item[1]]
+    """Registers of a template item: TEXT its scale, U16 one, the rest two."""
+    return item[3] if item[1] == _TEXT else 1 if item[1] == _U16 else 2
 
 
 def _blocks(regs):
@@ -142,18 +148,20 @@ class _Layout:
         self.name = name
         self.cdab = cdab
         self.serial = serial
+        v = [int(x) for x in VERSION.split(".")]
         fixed = []
-        values = []
-        for a, kind, src, scale in regs:
+        for item in regs:
+            a, kind, src, scale = item
             if src == "serial":
-                src = serial if kind == TEXT else serial_number(serial)
-            elif src == "version":
-                src = _version(kind)
+                src = serial if kind == _TEXT else serial_number(serial)
+            elif src == "version":  # in the meter's form: the EM24's, or a float x.yy
+                src = v[0] << 12 | v[1] << 8 | v[2] if kind == _U16 else v[0] + v[1] / 100
             elif isinstance(src, str):
-                values.append((a, kind, src, scale))
                 continue
             fixed.append((a, kind, src, scale))
-        self.values = tuple((b[0], tuple(b[1]), b[2]) for b in _blocks(values))
+        self.values = tuple((b[0], tuple(b[1]), b[2]) for b in
+                            _blocks(x for x in regs if isinstance(x[2], str) and
+                                    x[2] != "serial" and x[2] != "version"))
         self.fixed = tuple((b[0], _fill(b, None, (), cdab)) for b in _blocks(fixed))
         self.writable = writable
         self.written = [w[3] for w in writable]
@@ -161,10 +169,10 @@ class _Layout:
 
 _layout = [None]
 # Reads that touched no register of the template (a client set to another meter): their
-# count, and the first address of the most frequent ones -> reads (at most MISSES_KEPT).
+# count, and the first address of the most frequent ones -> reads (at most 8).
 missed = [0]
 misses = {}
-MISSES_KEPT = 8
+_MISSES_KEPT = const(8)
 
 
 def use(template=DEFAULT, serial=None):
@@ -253,7 +261,7 @@ def _miss(addr):
     missed[0] += 1
     if addr in misses:
         misses[addr] += 1
-    elif len(misses) < MISSES_KEPT:
+    elif len(misses) < _MISSES_KEPT:
         misses[addr] = 1
     else:  # the rarest one makes room, once it has been read only once: the frequent stay
         rare = min(misses, key=misses.get)

@@ -17,9 +17,9 @@ S32L = const(1)  # signed 32-bit integer of value * scale, low word first
 U16 = const(2)  # unsigned 16-bit integer of value * scale
 U32 = const(3)  # unsigned 32-bit integer, high word first
 TEXT = const(4)  # ASCII, two characters a register, scale = registers, NUL-padded
-SIZES = (2, 2, 1, 2, 0)  # registers per type; TEXT: its scale
 
-_PF = 1.0  # power factor: the meters send none (docs/modbus.md, fixed values)
+# Power factor registers hold 1.0 (the meters send none): written as literals, so each
+# tuple stays a constant the frozen image keeps in flash.
 
 _EMPRO = (
     (0x8006, F32, "voltage_l1_v", 1), (0x8008, F32, "voltage_l2_v", 1),
@@ -37,9 +37,9 @@ _SDM630 = (
     (0x000C, F32, "p1", 1), (0x000E, F32, "p2", 1), (0x0010, F32, "p3", 1),
     (0x0012, F32, "s1", 1), (0x0014, F32, "s2", 1), (0x0016, F32, "s3", 1),
     (0x0018, F32, 0.0, 1), (0x001A, F32, 0.0, 1), (0x001C, F32, 0.0, 1),
-    (0x001E, F32, _PF, 1), (0x0020, F32, _PF, 1), (0x0022, F32, _PF, 1),
+    (0x001E, F32, 1.0, 1), (0x0020, F32, 1.0, 1), (0x0022, F32, 1.0, 1),
     (0x0030, F32, "current_sum_a", 1), (0x0034, F32, "power_w", 1),
-    (0x0038, F32, "s", 1), (0x003C, F32, 0.0, 1), (0x003E, F32, _PF, 1),
+    (0x0038, F32, "s", 1), (0x003C, F32, 0.0, 1), (0x003E, F32, 1.0, 1),
     (0x0046, F32, "frequency", 1),
     (0x0048, F32, "energy_import_kwh", 1), (0x004A, F32, "energy_export_kwh", 1),
     (0x0054, F32, "avg_demand_w", 1), (0x0156, F32, "energy_total_kwh", 1),
@@ -63,8 +63,8 @@ _PRO380 = (
     (0x5020, F32, 0.0, 1),
     (0x5022, F32, "s", 0.001),
     (0x5024, F32, "s1", 0.001), (0x5026, F32, "s2", 0.001), (0x5028, F32, "s3", 0.001),
-    (0x502A, F32, _PF, 1), (0x502C, F32, _PF, 1), (0x502E, F32, _PF, 1),
-    (0x5030, F32, _PF, 1),
+    (0x502A, F32, 1.0, 1), (0x502C, F32, 1.0, 1), (0x502E, F32, 1.0, 1),
+    (0x5030, F32, 1.0, 1),
     (0x6000, F32, "energy_total_kwh", 1), (0x6002, F32, "energy_total_t1_kwh", 1),
     (0x6004, F32, "energy_total_t2_kwh", 1),
     (0x600C, F32, "energy_import_kwh", 1), (0x600E, F32, "energy_import_t1_kwh", 1),
@@ -84,8 +84,8 @@ _EM24 = (
     (0x0018, S32L, "s1", 10), (0x001A, S32L, "s2", 10), (0x001C, S32L, "s3", 10),
     (0x001E, S32L, 0, 1), (0x0020, S32L, 0, 1), (0x0022, S32L, 0, 1),
     (0x0028, S32L, "power_w", 10), (0x002A, S32L, "s", 10), (0x002C, S32L, 0, 1),
-    (0x002E, U16, _PF, 1000), (0x002F, U16, _PF, 1000), (0x0030, U16, _PF, 1000),
-    (0x0031, U16, _PF, 1000),
+    (0x002E, U16, 1.0, 1000), (0x002F, U16, 1.0, 1000), (0x0030, U16, 1.0, 1000),
+    (0x0031, U16, 1.0, 1000),
     (0x0032, U16, 0, 1),  # phase sequence: L1-L2-L3
     (0x0033, U16, "frequency", 10),
     (0x0034, S32L, "energy_import_kwh", 10),
