@@ -2,6 +2,7 @@
 the count of reads outside the template (issue 14), on CPython and the unix port."""
 import struct
 
+from device import config
 from device.version import VERSION
 from modbus import pdu, registers
 from modbus.templates import TEMPLATES
@@ -39,6 +40,12 @@ def test_identification_is_served_before_the_first_telegram():
     assert text.rstrip(b"\0") == b"SC0042"
     assert regs((), 0x1002, 1) == (0,) and regs((), 0xA000, 1) == (7,)
     registers.use("PhoenixContact-EMPro", "SIM000000001")
+
+
+def test_the_configuration_takes_every_template():
+    for name in TEMPLATES:
+        cfg, errors = config.merge({"MeterType": name})
+        assert cfg["MeterType"] == name and errors == []
 
 
 def test_serial_numbers():
