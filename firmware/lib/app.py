@@ -165,8 +165,8 @@ class App:
                        "requests": m.requests, "exceptions": m.exceptions,
                        "template": self.config["MeterType"],
                        "unmapped_reads": registers.missed[0],
-                       "unmapped_top": [{"address": a, "reads": n}
-                                        for a, n in registers.top_misses()]},
+                       "unmapped_top": [{"address": a, "reads": n} for a, n in sorted(
+                           registers.misses.items(), key=lambda kv: (-kv[1], kv[0]))]},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,

@@ -26,7 +26,6 @@ _TEXT = const(4)
 
 # The meters we read do not send the grid frequency; chargers expect a plausible value.
 FREQUENCY_HZ = 50.0
-NOMINAL_V = 230.0  # stands in for a phase voltage the meter does not send
 _CURRENTS = ("current_l1_a", "current_l2_a", "current_l3_a")
 _VOLTAGES = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
 
@@ -45,7 +44,7 @@ def phase_powers(r):
         i = r.get(_CURRENTS[n])
         if i:
             v = r.get(_VOLTAGES[n])
-            e[n] = i * (NOMINAL_V if v is None else v)
+            e[n] = i * (230.0 if v is None else v)  # nominal for a voltage not sent
     s = e[0] + e[1] + e[2]
     if s == 0 or (s > 0) != (total > 0):
         e = [abs(e[0]), abs(e[1]), abs(e[2])]
@@ -140,34 +139,17 @@ def serial_number(serial):
         return int(digits) if digits else 0
 
 
-class _Layout:
-    """The template in use, laid out."""
-
-    def __init__(self, name, serial):
-        regs, cdab, writable = TEMPLATES[name]
-        self.name = name
-        self.cdab = cdab
-        self.serial = serial
-        v = [int(x) for x in VERSION.split(".")]
-        fixed = []
-        for item in regs:
-            a, kind, src, scale = item
-            if src == "serial":
-                src = serial if kind == _TEXT else serial_number(serial)
-            elif src == "version":  # in the meter's form: the EM24's, or a float x.yy
-                src = v[0] << 12 | v[1] << 8 | v[2] if kind == _U16 else v[0] + v[1] / 100
-            elif isinstance(src, str):
-                continue
-            fixed.append((a, kind, src, scale))
-        self.values = tuple((b[0], tuple(b[1]), b[2]) for b in
-                            _blocks(x for x in regs if isinstance(x[2], str) and
-                                    x[2] != "serial" and x[2] != "version"))
-        self.fixed = tuple((b[0], _fill(b, None, (), cdab)) for b in _blocks(fixed))
-        self.writable = writable
-        self.written = [w[3] for w in writable]
-
-
-_layout = [None]
+# The template in use, laid out (one list, indexed by the private constants below): its
+# name, the device serial, CDAB?, the value blocks ((address, items, words), filled per
+# reading), the constant blocks ((address, bytes)), the writable registers, their values.
+_NAME = const(0)
+_SERIAL = const(1)
+_CDAB = const(2)
+_VALUES = const(3)
+_FIXED = const(4)
+_WRITABLE = const(5)
+_WRITTEN = const(6)
+_lay = [None] * 7
 # Reads that touched no register of the template (a client set to another meter): their
 # count, and the first address of the most frequent ones -> reads (at most 8).
 missed = [0]
@@ -177,49 +159,58 @@ _MISSES_KEPT = const(8)
 
 def use(template=DEFAULT, serial=None):
     """Lay out the template in use (the others take no heap); serial: the device's."""
-    old = _layout[0]
     if serial is None:
-        serial = old.serial if old else ""
-    if old is None or old.name != template or old.serial != serial:
-        _layout[0] = _Layout(template, serial)
-        missed[0] = 0
-        misses.clear()
-
-
-def layout():
-    if _layout[0] is None:
-        use()
-    return _layout[0]
+        serial = _lay[_SERIAL] or ""
+    if _lay[_NAME] == template and _lay[_SERIAL] == serial:
+        return
+    regs, cdab, writable = TEMPLATES[template]
+    v = [int(x) for x in VERSION.split(".")]
+    fixed = []
+    for item in regs:
+        a, kind, src, scale = item
+        if src == "serial":
+            src = serial if kind == _TEXT else serial_number(serial)
+        elif src == "version":  # in the meter's form: the EM24's, or a float x.yy
+            src = v[0] << 12 | v[1] << 8 | v[2] if kind == _U16 else v[0] + v[1] / 100
+        elif isinstance(src, str):
+            continue
+        fixed.append((a, kind, src, scale))
+    _lay[_NAME] = template
+    _lay[_SERIAL] = serial
+    _lay[_CDAB] = cdab
+    _lay[_VALUES] = tuple((b[0], tuple(b[1]), b[2]) for b in _blocks(
+        x for x in regs if isinstance(x[2], str) and x[2] != "serial" and x[2] != "version"))
+    _lay[_FIXED] = tuple((b[0], _fill(b, None, (), cdab)) for b in _blocks(fixed))
+    _lay[_WRITABLE] = writable
+    _lay[_WRITTEN] = [w[3] for w in writable]
+    missed[0] = 0
+    misses.clear()
 
 
 def build_image(reading, template=DEFAULT):
     """The register image of one reading: a tuple of (address, bytes) blocks."""
-    if _layout[0] is None or _layout[0].name != template:
+    if _lay[_NAME] != template:
         use(template)
-    lay = _layout[0]
     phases = phase_powers(reading)
-    return tuple((b[0], _fill(b, reading, phases, lay.cdab)) for b in lay.values)
+    cdab = _lay[_CDAB]
+    return tuple((b[0], _fill(b, reading, phases, cdab)) for b in _lay[_VALUES])
 
 
 def write(addr, value):
     """FC06: 0 when addr is writable in this template and value in its range, else the
     Modbus exception code (1: the template writes nothing, 2: not writable, 3: out of
     range). Written values last until the firmware restarts."""
-    lay = layout()
-    if not lay.writable:
+    writable = _lay[_WRITABLE]
+    if not writable:
         return 1
-    for i, w in enumerate(lay.writable):
+    for i in range(len(writable)):
+        w = writable[i]
         if w[0] == addr:
             if not w[1] <= value <= w[2]:
                 return 3
-            lay.written[i] = value
+            _lay[_WRITTEN][i] = value
             return 0
     return 2
-
-
-def top_misses():
-    """The most frequent unmapped read addresses, most frequent first: [(address, reads)]."""
-    return sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 _ZEROS = bytes(250)  # the largest Modbus read: 125 registers
@@ -239,19 +230,23 @@ def _copy(blocks, addr, end, out, off):
 
 def read_into(image, addr, count, out, off):
     """Write count (<= 125) registers from addr into out[off:]; unmapped ones read zero."""
-    lay = layout()
+    if _lay[_NAME] is None:
+        use()
     out[off:off + 2 * count] = memoryview(_ZEROS)[:2 * count]
     end = addr + count
     hit = _copy(image, addr, end, out, off)
-    if _copy(lay.fixed, addr, end, out, off):
+    if _copy(_lay[_FIXED], addr, end, out, off):
         hit = True
-    for i, w in enumerate(lay.writable):
-        if addr <= w[0] < end:
-            out[off + 2 * (w[0] - addr)] = lay.written[i] >> 8
-            out[off + 2 * (w[0] - addr) + 1] = lay.written[i] & 0xFF
+    writable = _lay[_WRITABLE]
+    for i in range(len(writable)):
+        a = writable[i][0]
+        if addr <= a < end:
+            w = _lay[_WRITTEN][i]
+            out[off + 2 * (a - addr)] = w >> 8
+            out[off + 2 * (a - addr) + 1] = w & 0xFF
             hit = True
     if not hit:  # also before the first telegram: look at where the values would be
-        for start, _, words in lay.values:
+        for start, _, words in _lay[_VALUES]:
             if start < end and addr < start + words:
                 return
         _miss(addr)
