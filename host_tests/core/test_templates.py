@@ -1,10 +1,11 @@
 """Identification registers, self-consistent phase powers, the EM24's writable register and
 the count of reads outside the template (issue 14), on CPython and the unix port."""
 import struct
+import sys
 
 from device import config
 from device.version import VERSION
-from modbus import pdu, registers
+from modbus import pdu, registers, templates
 from modbus.templates import TEMPLATES
 from support import corpus_names, parse_one
 
@@ -140,8 +141,27 @@ def test_reads_outside_the_template_are_counted_in_a_bounded_table():
     registers.use("PhoenixContact-EMPro")
 
 
+def test_maps_are_not_kept_once_laid_out():
+    registers.use("Eastron-SDM630", "SIM000000001")
+    registers.use("Inepro-PRO380", "SIM000000001")
+    assert "modbus.map_pro380" not in sys.modules and "modbus.map_sdm630" not in sys.modules
+    registers.use("PhoenixContact-EMPro")
+
+
+def test_every_map_uses_the_type_codes_of_templates():
+    # The maps' private copies are inlined on MicroPython; CPython keeps them to compare.
+    for name in TEMPLATES:
+        templates.load(name)
+        m = sys.modules["modbus." + templates._MODULES[TEMPLATES.index(name)]]
+        for code in ("F32", "S32L", "U16", "U32", "TEXT"):
+            assert getattr(m, "_" + code, getattr(templates, code)) == getattr(templates, code)
+    registers.use("Eastron-SDM630")
+    registers.use("PhoenixContact-EMPro")
+
+
 def test_every_template_lays_out_within_its_addresses():
-    for name, (regmap, _, _) in TEMPLATES.items():
+    for name in TEMPLATES:
+        regmap = templates.load(name)[0]
         registers.use(name, "SIM000000001")
         values = registers._lay[3]  # the value blocks: (address, items, words)
         seen = set()

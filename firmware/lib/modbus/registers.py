@@ -15,7 +15,8 @@ except ImportError:
     const = int
 
 from device.version import VERSION
-from modbus.templates import DEFAULT, TEMPLATES
+from modbus import templates
+from modbus.templates import DEFAULT, TEMPLATES  # noqa: F401 (what the configuration takes)
 
 # The register types of modbus/templates, as private constants: inlined, they take no heap.
 _F32 = const(0)
@@ -163,7 +164,7 @@ def use(template=DEFAULT, serial=None):
         serial = _lay[_SERIAL] or ""
     if _lay[_NAME] == template and _lay[_SERIAL] == serial:
         return
-    regs, cdab, writable = TEMPLATES[template]
+    regs, cdab, writable = templates.load(template)
     v = [int(x) for x in VERSION.split(".")]
     fixed = []
     for item in regs:
@@ -183,6 +184,7 @@ def use(template=DEFAULT, serial=None):
     _lay[_FIXED] = tuple((b[0], _fill(b, None, (), cdab)) for b in _blocks(fixed))
     _lay[_WRITABLE] = writable
     _lay[_WRITTEN] = [w[3] for w in writable]
+    templates.unload(template)  # the layout keeps what it needs of the map
     missed[0] = 0
     misses.clear()
 
