@@ -272,11 +272,13 @@ def test_log_in_see_live_values_save_settings_and_log_out(device, browser):
     from pymodbus.client import ModbusTcpClient
     c = ModbusTcpClient("127.0.0.1", port=device.modbus_port)
     assert c.connect() and not c.read_holding_registers(0x8016, count=2).isError()
+    assert not c.read_input_registers(0x0034, count=2).isError()  # an SDM630 client
     c.close()
     version = api(device, "GET", "/api/v1/firmware")[1]["version"]
     p.tab("maint")
     p.wait(lambda: version in p.text("#fw"))
     p.wait(lambda: "32790" in p.text("#ring"))  # 0x8016
+    p.wait(lambda: "0x0034 ×1" in p.text("#mbstat"))  # read outside the template
     p.el("#readraw").click()
     p.wait(lambda: p.text("#rawout").startswith("/ISK5\\2M550T-1012"))
     assert re.search(r"\n![0-9A-F]{4}$", p.text("#rawout"))

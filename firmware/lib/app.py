@@ -36,6 +36,7 @@ class App:
             config.DEFAULTS["RS485"].update(rs485)
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
+        registers.use(self.config["MeterType"], self.identity.serial)
         mb = self.config["Modbus"]
         now = clock.ms()
         self.started = now
@@ -196,7 +197,10 @@ class App:
             "modbus": {"clients": m.clients, "connections": m.connections,
                        "refused": m.refused, "garbage": m.garbage, "timeouts": m.timeouts,
                        "requests": m.requests, "exceptions": m.exceptions,
-                       "template": self.config["MeterType"]},
+                       "template": self.config["MeterType"],
+                       "unmapped_reads": registers.missed[0],
+                       "unmapped_top": [{"address": a, "reads": n} for a, n in sorted(
+                           registers.misses.items(), key=lambda kv: (-kv[1], kv[0]))]},
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,

@@ -35,6 +35,7 @@ const L = {
     firmware: "Firmware", build: "Build", update: "Update", ring: "Modbus requests",
     client: "Client", fn: "Func.", unit: "Unit", count: "Count", result: "Result",
     clients: "Clients now", requests: "Requests", exceptions: "Exceptions",
+    unmapped: "Reads outside the template (wrong template?)",
     none: "None yet.", raw: "Raw telegram", readRaw: "Read one telegram",
     waiting: "Waiting for the meter (up to 15 s)…", textMsg: "Text message",
     cfgErr: "Configuration file problem, defaults in use: %s",
@@ -76,6 +77,7 @@ const L = {
     firmware: "Firmware", build: "Build", update: "Update", ring: "Modbus-verzoeken",
     client: "Client", fn: "Func.", unit: "Unit", count: "Aantal", result: "Resultaat",
     clients: "Clients nu", requests: "Verzoeken", exceptions: "Excepties",
+    unmapped: "Leesacties buiten het sjabloon (verkeerd sjabloon?)",
     none: "Nog geen.", raw: "Ruw telegram", readRaw: "Lees één telegram",
     waiting: "Wachten op de meter (max. 15 s)…", textMsg: "Tekstbericht",
     cfgErr: "Probleem met het configuratiebestand, standaardwaarden in gebruik: %s",
@@ -119,6 +121,7 @@ const L = {
     firmware: "Micrologiciel", build: "Build", update: "Mise à jour",
     ring: "Requêtes Modbus", client: "Client", fn: "Fonc.", unit: "Unité",
     clients: "Clients actuels", requests: "Requêtes", exceptions: "Exceptions",
+    unmapped: "Lectures hors du modèle (mauvais modèle ?)",
     count: "Nombre", result: "Résultat", none: "Aucune pour l’instant.",
     raw: "Télégramme brut", readRaw: "Lire un télégramme",
     waiting: "En attente du compteur (15 s au plus)…", textMsg: "Message texte",
@@ -353,9 +356,17 @@ function status(s) {
   $("warn").textContent = w.length ? t("cfgErr", w.join("; ")) : "";
   const mb = s.modbus || {};
   rows($("mbstat"), [["clients", fmt(mb.clients)], ["requests", fmt(mb.requests)],
-    ["exceptions", fmt(mb.exceptions)], ["MeterType", fmt(mb.template)]]);
+    ["exceptions", fmt(mb.exceptions)], ["MeterType", fmt(mb.template)],
+    ["unmapped", unmapped(mb)]]);
   // The request ring is asked for only while it shows, and only when there are new ones.
   if (!$("maint").hidden && mb.requests !== ringSeen) loadRing();
+}
+
+// "3: 0x8016 ×2, 0x0034 ×1": how many reads hit no register of the template, and where.
+function unmapped(mb) {
+  const top = (mb.unmapped_top || []).map((e) =>
+    "0x" + e.address.toString(16).toUpperCase().padStart(4, "0") + " ×" + e.reads);
+  return fmt(mb.unmapped_reads) + (top.length ? ": " + top.join(", ") : "");
 }
 
 let ringSeen = -1;
@@ -401,7 +412,8 @@ const FORMS = {
     ["WiFi.SSID"], ["WiFi.Password", "pw"], ...ip("WiFi")],
   mqtt: [["MQTT.Enabled", "chk"], ["MQTT.Broker"], ["MQTT.Username"],
     ["MQTT.Password", "pw"], ["MQTT.Site"], ["MQTT.HomeAssistant", "chk"]],
-  modbus: [["MeterType", ["PhoenixContact-EMPro", "Eastron-SDM630", "Inepro-PRO380"]],
+  modbus: [["MeterType", ["PhoenixContact-EMPro", "Eastron-SDM630", "Inepro-PRO380",
+    "CarloGavazzi-EM24"]],
     ["Modbus.StaleAfter", "num"], ["Modbus.IdleTimeout", "num"]],
 };
 const get = (o, path) => path.split(".").reduce((x, k) => x && x[k], o);

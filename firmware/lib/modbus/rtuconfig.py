@@ -12,12 +12,11 @@ except ImportError:
 
 from device import schema
 from modbus import pdu
+from modbus.templates import TEMPLATES  # their codes: fixed, new templates are appended
 
 BASE = const(0xE000)
 REBOOT = const(BASE + 5)
 SIZE = const(6)
-# Template codes, fixed: new templates are appended.
-TEMPLATES = ("PhoenixContact-EMPro", "Eastron-SDM630", "Inepro-PRO380")
 PARITIES = ("N", "O", "E")
 # Register offset -> configuration field.
 _FIELDS = (("RS485", "Address"), ("RS485", "Baud"), ("RS485", "Parity"), ("MeterType",),

@@ -17,7 +17,7 @@ try:
 except ImportError:
     const = int
 
-from modbus import pdu, rtu
+from modbus import pdu, registers, rtu
 from modbus.log import RequestLog, ipv4
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
@@ -152,7 +152,7 @@ class ModbusServer:
         """The response ADU to the frame at buf[i:] in out; returns its length."""
         latest = self._latest
         m = pdu.answer(buf, i + _MBAP, length - 1, latest.image,
-                          latest.fresh(self._clock()), out, _MBAP)
+                          latest.fresh(self._clock()), out, _MBAP, registers.write)
         out[0:4] = buf[i:i + 4]  # transaction id, protocol id
         out[4] = 0
         out[5] = m + 1
