@@ -11,6 +11,7 @@ import sys
 import board
 from device import clock, config, timesync
 from device.identity import Identity
+from device.panel import SAMPLE_S, Panel
 from device.version import VERSION
 from device.wallclock import WallClock
 from meter.framer import DSMR, TIC
@@ -20,6 +21,8 @@ from modbus import registers
 from modbus.tcp import ModbusServer
 from net import budget
 from net.fanout import Fanout
+from net.manager import factory_state, network_changed
+from net.supervisor import Network
 from web.service import Web
 
 
@@ -50,13 +53,16 @@ class App:
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
         self.heap_peak = 0
+        self.panel = Panel(board.button(), board.led(), now)
+        self.net = None
+        self.internet = None  # docs/network.md: the last exchange beyond the LAN worked
 
     async def run(self):
-        board.start_network("smart-connect-" + self.identity.serial.lower())
+        serial = self.identity.serial
+        self.net = Network(self.config, board.network(
+            "smart-connect-" + serial.lower(), "SC-" + serial, self.identity.ap_key), clock.ms)
         await self.port.start()
-        await self.raw.start(board.RAW_PORT, board.HOST)
-        await self.modbus.start(board.MODBUS_PORT, board.HOST)
-        await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
+        await self._listen()
         for e in self.config_errors:
             print("config:", e)
         for e in (self.identity.error, self.web.error):
@@ -68,15 +74,72 @@ class App:
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
         await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
-                             timesync.run(self.wall, board.network_time, board.set_clock,
-                                          self.latest, clock.ms))
+                             timesync.run(self.wall, self._network_time, board.set_clock,
+                                          self.latest, clock.ms),
+                             self.net.run(), self._follow(), self._panel())
+
+    async def _listen(self):
+        await self.raw.start(board.RAW_PORT, board.HOST)
+        await self.modbus.start(board.MODBUS_PORT, board.HOST)
+        await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
+
+    async def _follow(self):
+        """The services follow the address (docs/network.md): without one the listeners
+        close (connections already open stay, as TCP keeps them over a short outage); with
+        a new one they listen again and MQTT starts a new session at once."""
+        gen = self.net.generation
+        listening = True
+        while True:
+            gen = await self.net.next_change(gen)
+            self.internet = None
+            if listening:
+                for s in (self.raw, self.modbus, self.web.http, self.web.https):
+                    if getattr(s, "server", None) is not None:
+                        s.server.close()
+                        await s.server.wait_closed()
+                        s.server = None
+                listening = False
+            if self.net.address is not None:
+                await self._listen()
+                listening = True
+            self._mqtt_changed.set()
+
+    async def _panel(self):
+        """The button and the LED; a release acts (docs/network.md)."""
+        while True:
+            await asyncio.sleep(SAMPLE_S)
+            now = clock.ms()
+            m = self.net.manager
+            meter = self.latest.reading is not None and self.latest.fresh(now)
+            act = self.panel.step(now, m.ap, m.address is not None, meter,
+                                  factory_state(self.config, config.DEFAULTS))
+            if act is None:
+                continue
+            print("button:", act)
+            if act == "access-point":
+                m.ap_start(now)
+            else:
+                await self.reset("soft" if act == "soft-reset" else "factory")
+
+    async def _network_time(self):
+        """The board's network time, and whether it came: the "internet" indicator."""
+        if self.net.address is None:  # booting, or the cable is out: wait a little
+            try:
+                await asyncio.wait_for(self.net.next_change(self.net.generation), 10)
+            except asyncio.TimeoutError:
+                pass
+            if self.net.address is None:
+                return None
+        t = await board.network_time()
+        self.internet = t is not None
+        return t
 
     async def _mqtt_service(self):
         """MQTT while it is enabled; a new MQTT configuration starts a new session."""
         while True:
             self._mqtt_changed.clear()
             task = None
-            if self.config["MQTT"]["Enabled"]:
+            if self.config["MQTT"]["Enabled"] and self.net.address is not None:
                 # Imported only now: the MQTT and TLS code holds heap.
                 from mqtt.publisher import Publisher
                 self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
@@ -92,9 +155,11 @@ class App:
     def apply_config(self, new):
         """Save a validated configuration (atomically) and apply what applies at once: the
         meter template (the register image is rebuilt now), Modbus timings, MQTT. The
-        network settings wait for the next start."""
+        network restarts its interface when its settings changed."""
         config.save(board.CONFIG_PATH, new)
         old, self.config = self.config, new
+        if network_changed(old, new):
+            self.net.manager.configure(new, clock.ms())
         self.config_errors = []
         self.meter.template = new["MeterType"]
         if new["MeterType"] != old["MeterType"] and self.latest.reading is not None:
@@ -144,13 +209,27 @@ class App:
                 json.dump(self.status(), sys.stdout)  # in pieces: no copy of the whole
                 sys.stdout.write("\n")
 
+    def _network_status(self, mqtt_state):
+        """docs/network.md; indicators: True, False, or None (unknown, MQTT off)."""
+        m = self.net.manager
+        s = m.status()
+        mqtt = mqtt_state.get("connected")
+        internet = (True if mqtt else self.internet) if m.address else False
+        s["indicators"] = {"link": m.link, "network": m.address is not None,
+                           "internet": internet, "mqtt": mqtt}
+        return s
+
     def status(self):
         d = self.meter.decoder
         f = d.framer
         m = self.modbus
         now = clock.ms()
-        mqtt_state = self.mqtt.status(now) if self.mqtt else {"enabled": False,
-                                                              "state": "disabled"}
+        if self.mqtt:
+            mqtt_state = self.mqtt.status(now)
+        elif self.config["MQTT"]["Enabled"]:  # waiting for an address
+            mqtt_state = {"enabled": True, "state": "no-network", "connected": False}
+        else:
+            mqtt_state = {"enabled": False, "state": "disabled"}
         return {
             "meter": {"valid": d.valid, "rejected": d.rejected, "last_error": d.last_error,
                       "frames": f.frames, "dropped": f.dropped, "oversized": f.oversized,
@@ -166,7 +245,8 @@ class App:
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,
-            "network": board.network_status(mqtt_state.get("connected")),
+            "network": self._network_status(mqtt_state),
+            "led": self.panel.status(),
             "web": self.web.status(now),
             "device": {"serial": self.identity.serial, "version": VERSION,
                        "board": board.NAME, "time": self.wall.now(now),

@@ -16,7 +16,8 @@ DNS = 1
 HTTPS_CONNECTIONS = 5
 HTTP_CONNECTIONS = 1  # the landing page only
 REFUSING = 1  # a connection over its service's share is accepted, then closed at once
-# Not used yet: mDNS (1), and 1 to spare for the network manager (docs/memory.md).
+# Not used yet: mDNS (1), and 1 spare. The network manager needs none: DHCP, AutoIP and
+# the access point's DHCP server are lwIP's own PCBs, not sockets (docs/memory.md).
 RESERVED = 2
 
 EVENT_STREAMS = 2  # of the HTTPS connections
