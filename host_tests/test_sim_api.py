@@ -244,3 +244,11 @@ def test_network_changes_apply_at_once_and_the_answer_says_so(sim):
     # keeps listening on its host address)
     st = sim.status_when(lambda s: s["network"]["method"] == "static")
     assert st["network"]["address"] == "192.168.7.7" and st["network"]["prefix"] == 24
+    wait_until(lambda: _status_answered(sim))  # listening again
+
+
+def _status_answered(sim):
+    try:
+        return sim.client.json("GET", "/api/v1/status")[0] == 200
+    except OSError:  # refused while the interface restarts
+        return False
