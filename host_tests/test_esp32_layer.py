@@ -64,10 +64,11 @@ asyncio.run(drive())
 def test_the_phy_is_power_cycled_before_every_start_hostname_first(tmp_path):
     rc, hw, out = run(tmp_path, DRIVE, env={"FAKE_LINK": "up", "FAKE_ADDR": "192.168.1.9"})
     assert rc == 0, out
-    assert hw[:2] == ["Pin 16 3 0", "WLAN.active 0 False"], out  # PHY off until started
+    # PHY off until started; an access point from before a soft reset off
+    assert hw[:3] == ["Pin 16 3 0", "WLAN.active 1 False", "WLAN.active 0 False"], out
     start = ["Pin.value 16 0", "Pin.value 16 1"]
-    assert hw[2:4] == start and hw[4].startswith("LAN ") and "'power'" not in hw[4], out
-    assert hw[5] == "LAN.active True hostname smart-connect-240ac4123456", out
+    assert hw[3:5] == start and hw[5].startswith("LAN ") and "'power'" not in hw[5], out
+    assert hw[6] == "LAN.active True hostname smart-connect-240ac4123456", out
     assert "LAN.ipconfig [('dhcp4', True)]" in hw, out
     assert "status dhcp 192.168.1.9 1" in out
 

@@ -123,22 +123,27 @@ def test_button_press_timelines_and_wifi_station(tmp_path):
         st = sim.status_when(lambda s: s["network"]["ap"] == "192.168.71.1")
         assert st["led"]["pattern"] == "ap"
 
-        # Commissioning through the access point: the station connects, the AP stops.
+        # Commissioning through the access point: the Wi-Fi settings, then a soft reset.
         web = Client(sim, flash)
-        assert web.json("PATCH", "/api/v1/config", {
-            "DefaultNetIf": "WiFi", "WiFi": {"SSID": "home", "Password": "p4ssw0rd!"}})[0] == 200
+        status, body = web.json("PATCH", "/api/v1/config", {
+            "DefaultNetIf": "WiFi", "WiFi": {"SSID": "home", "Password": "p4ssw0rd!"}})
+        assert status == 200 and sorted(body["after_reboot"]) == ["DefaultNetIf", "WiFi"]
+        assert sim.control("button 6") == "ok"  # no longer in factory state: the LED says no
+        st = sim.status_when(lambda s: s["led"]["showing"] == "refused")
+        assert st["led"]["pattern"] == "ap"
+
+        assert sim.control("button 1") == "ok"
+        wait_until(lambda: sim.output().count("sim: firmware soft reset") == 2, timeout=20)
         st = sim.status_when(lambda s: s["network"]["interface"] == "WiFi" and
-                             s["network"]["method"] == "dhcp")
-        assert st["network"]["ap"] is None and st["led"]["pattern"] == "normal"
+                             s["network"]["method"] == "dhcp", timeout=30)
+        assert st["network"]["ap"] is None
+        sim.meter(FRAMES, interval=0.2)
+        pattern(sim, "normal")
         assert sim.control("wifi lost") == "ok"
         st = sim.status_when(lambda s: not s["network"]["link"])
         assert net(st) == ("WiFi", False, None, "none") and st["led"]["pattern"] == "no-ip"
         assert sim.control("wifi back") == "ok"
         sim.status_when(lambda s: net(s) == ("WiFi", True, "127.0.0.1", "dhcp"))
-
-        assert sim.control("button 6") == "ok"  # not in factory state: the LED says no
-        st = sim.status_when(lambda s: s["led"]["showing"] == "refused")
-        assert st["network"]["ap"] is None and st["led"]["pattern"] == "normal"
 
         assert sim.control("button 12") == "ok"  # factory reset
         wait_until(lambda: "sim: firmware rebooting" in sim.output(), timeout=20)
@@ -148,7 +153,8 @@ def test_button_press_timelines_and_wifi_station(tmp_path):
         for name, data in ident.items():
             assert open(os.path.join(str(flash), "identity", name), "rb").read() == data
         assert [ln for ln in sim.lines if ln.startswith("button:")] == [
-            "button: soft-reset\n", "button: access-point\n", "button: factory-reset\n"]
+            "button: soft-reset\n", "button: access-point\n", "button: soft-reset\n",
+            "button: factory-reset\n"]
 
 
 def _flap(sim):

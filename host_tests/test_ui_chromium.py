@@ -246,7 +246,7 @@ def test_log_in_see_live_values_save_settings_and_log_out(device, browser):
     assert stored(device)["MQTT"]["Password"] == "mqtt-secret-1"
     assert stored(device)["MQTT"]["Site"] == "home-2"
 
-    # Network: static fields appear with IpMode Static.
+    # Network: static fields appear with IpMode Static; applies after a reboot.
     assert not p.field("net", "WiFi.StaticIPv4.IpAddress").is_displayed()
     Select(p.field("net", "DefaultNetIf")).select_by_value("WiFi")
     p.type("net", "WiFi.SSID", "home-net")
@@ -259,8 +259,7 @@ def test_log_in_see_live_values_save_settings_and_log_out(device, browser):
     p.type("net", "WiFi.StaticIPv4.IpAddress", "192.168.1.30")
     p.type("net", "WiFi.StaticIPv4.Gateway", "192.168.1.1")
     p.type("net", "WiFi.StaticIPv4.DNS", "192.168.1.1")
-    # applied at once: the network manager starts the Wi-Fi station (docs/network.md)
-    assert p.save("net") == "Saved. Applied now: DefaultNetIf, WiFi."
+    assert p.save("net") == "Saved. Takes effect after a reboot: DefaultNetIf, WiFi."
     cfg = api(device, "GET", "/api/v1/config")[1]
     assert cfg["DefaultNetIf"] == "WiFi" and cfg["WiFi"] == {
         "IpMode": "Static", "SSID": "home-net", "Password": "********",

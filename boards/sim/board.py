@@ -76,9 +76,7 @@ def network(hostname, ap_ssid, ap_key):
     The access point is state only (the status shows it)."""
     print("sim: network as", hostname)
     ip = dns_server()
-    net = simnet.SimNet(HOST, _env("NET", ""), ip[0] if ip else None)
-    asyncio.create_task(net.control())
-    return net
+    return simnet.SimNet(HOST, _env("NET", ""), ip[0] if ip else None)
 
 
 def button():

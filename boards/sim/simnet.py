@@ -7,7 +7,7 @@ The network manager sees the same events as on the device. The firmware keeps li
 on the sim's host address whatever address the status shows (the host cannot give it
 169.254.x.y); while there is no address the services close their listeners, as they do
 on the device."""
-import asyncio
+import select
 import sys
 
 from device.button import DEBOUNCE_MS
@@ -61,6 +61,8 @@ class SimNet:
         self.ap = False
         self._dhcp_on = False  # the DHCP client runs
         self._attempt = None
+        self._stdin = select.poll()
+        self._stdin.register(sys.stdin, select.POLLIN)
 
     def command(self, line):
         w = line.split()
@@ -76,15 +78,17 @@ class SimNet:
             elif w[0] == "wifi":
                 self.wifi = v
 
-    async def control(self):
-        stdin = asyncio.StreamReader(sys.stdin)
-        while True:
-            line = await stdin.readline()
-            if not line:
+    def _control(self):
+        """The commands waiting on stdin, read without a task of their own (heap)."""
+        for _ in self._stdin.ipoll(0):
+            line = sys.stdin.readline()
+            if not line:  # tools/sim.py is gone
+                self._stdin.unregister(sys.stdin)
                 return
-            self.command(line.decode())
+            self.command(line)
 
     def poll(self, m, now):
+        self._control()
         up = self.iface is not None and (self.cable if self.iface == "Ethernet" else self.wifi)
         if up and not m.link:
             print("sim: link up")

@@ -11,7 +11,7 @@ import sys
 import board
 from device import clock, config, timesync
 from device.identity import Identity
-from device.panel import SAMPLE_S, Panel
+from device.panel import SAMPLE_MS, Panel
 from device.version import VERSION
 from device.wallclock import WallClock
 from meter.framer import DSMR, TIC
@@ -21,8 +21,8 @@ from modbus import registers
 from modbus.tcp import ModbusServer
 from net import budget
 from net.fanout import Fanout
-from net.manager import factory_state, network_changed
-from net.supervisor import Network
+from net.manager import factory_state
+from net.supervisor import STEP_MS, Network
 from web.service import Web
 
 
@@ -54,13 +54,12 @@ class App:
         self.watchdog = board.watchdog()
         self.heap_peak = 0
         self.panel = Panel(board.button(), board.led(), now)
-        self.net = None
+        serial = self.identity.serial
+        self.net = Network(self.config, board.network(
+            "smart-connect-" + serial.lower(), "SC-" + serial, self.identity.ap_key), now)
         self.internet = None  # docs/network.md: the last exchange beyond the LAN worked
 
     async def run(self):
-        serial = self.identity.serial
-        self.net = Network(self.config, board.network(
-            "smart-connect-" + serial.lower(), "SC-" + serial, self.identity.ap_key), clock.ms)
         await self.port.start()
         await self._listen()
         for e in self.config_errors:
@@ -76,40 +75,31 @@ class App:
         await asyncio.gather(self.meter.run(), self._housekeeping(), self._mqtt_service(),
                              timesync.run(self.wall, self._network_time, board.set_clock,
                                           self.latest, clock.ms),
-                             self.net.run(), self._follow(), self._panel())
+                             self._front())
 
     async def _listen(self):
         await self.raw.start(board.RAW_PORT, board.HOST)
         await self.modbus.start(board.MODBUS_PORT, board.HOST)
         await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
 
-    async def _follow(self):
-        """The services follow the address (docs/network.md): without one the listeners
-        close (connections already open stay, as TCP keeps them over a short outage); with
-        a new one they listen again and MQTT starts a new session at once."""
-        gen = self.net.generation
+    async def _front(self):
+        """The button and the LED every SAMPLE_MS, the network every STEP_MS; a button
+        release acts (docs/network.md). One task: each task costs heap."""
+        net = self.net
         listening = True
+        n = 0
         while True:
-            gen = await self.net.next_change(gen)
-            self.internet = None
-            if listening:
-                for s in (self.raw, self.modbus, self.web.http, self.web.https):
-                    if getattr(s, "server", None) is not None:
-                        s.server.close()
-                        await s.server.wait_closed()
-                        s.server = None
-                listening = False
-            if self.net.address is not None:
-                await self._listen()
-                listening = True
-            self._mqtt_changed.set()
-
-    async def _panel(self):
-        """The button and the LED; a release acts (docs/network.md)."""
-        while True:
-            await asyncio.sleep(SAMPLE_S)
+            await asyncio.sleep_ms(SAMPLE_MS)  # an int: no float allocated 50 times a second
             now = clock.ms()
-            m = self.net.manager
+            n += 1
+            if n * SAMPLE_MS >= STEP_MS:
+                n = 0
+                actions = net.step(now)
+                if actions:
+                    await net.carry_out(actions)
+                if net.changed():
+                    listening = await self._follow(listening)
+            m = net.manager
             meter = self.latest.reading is not None and self.latest.fresh(now)
             act = self.panel.step(now, m.ap, m.address is not None, meter,
                                   factory_state(self.config, config.DEFAULTS))
@@ -120,6 +110,25 @@ class App:
                 m.ap_start(now)
             else:
                 await self.reset("soft" if act == "soft-reset" else "factory")
+
+    async def _follow(self, listening):
+        """The services follow the address (docs/network.md): without one the listeners
+        close (connections already open stay, as TCP keeps them over a short outage); when
+        one comes they listen again (on every address: a new address needs nothing more),
+        and MQTT starts a new session at once. Returns whether they listen."""
+        self.internet = None
+        self._mqtt_changed.set()
+        if self.net.address is None:
+            if listening:
+                for s in (self.raw, self.modbus, self.web.http, self.web.https):
+                    if getattr(s, "server", None) is not None:
+                        s.server.close()
+                        await s.server.wait_closed()
+                        s.server = None
+            return False
+        if not listening:
+            await self._listen()
+        return True
 
     async def _network_time(self):
         """The board's network time, and whether it came: the "internet" indicator."""
@@ -155,11 +164,9 @@ class App:
     def apply_config(self, new):
         """Save a validated configuration (atomically) and apply what applies at once: the
         meter template (the register image is rebuilt now), Modbus timings, MQTT. The
-        network restarts its interface when its settings changed."""
+        network settings wait for the next start (a soft reset: the button or the API)."""
         config.save(board.CONFIG_PATH, new)
         old, self.config = self.config, new
-        if network_changed(old, new):
-            self.net.manager.configure(new, clock.ms())
         self.config_errors = []
         self.meter.template = new["MeterType"]
         if new["MeterType"] != old["MeterType"] and self.latest.reading is not None:

@@ -6,7 +6,7 @@ Pure apart from the board's button and LED objects, time an input."""
 from device import led
 from device.button import Button
 
-SAMPLE_S = 0.02
+SAMPLE_MS = 20
 REFUSED_MS = 3000  # the "no" after a refused access-point press
 
 

@@ -13,6 +13,7 @@ import network
 from machine import Pin
 
 DHCP_ATTEMPT_MS = 10000  # counted as one unanswered DHCP attempt (lwIP retries inside)
+_RECHECK_MS = 5000  # with a lease, how often to look for a new address (no garbage between)
 _POWER_OFF_S = 0.1  # the LAN8720 needs its supply off this long to reset
 _AP_ADDR4 = "192.168.71.1/24"
 
@@ -32,6 +33,7 @@ class EspNet:
         self._lan = None
         self._sta = network.WLAN(network.WLAN.IF_STA)
         self._ap = network.WLAN(network.WLAN.IF_AP)
+        self._ap.active(False)  # the access point never outlives a restart
         self._ap_cfg = (ap_ssid, ap_key)
         base = self._sta.config("mac")
         # lwIP seeds AutoIP with the Ethernet MAC, the base MAC + 3 (ESP-IDF's MAC layout)
@@ -39,6 +41,7 @@ class EspNet:
         self._nic = None
         self._dhcp = False
         self._attempt = None
+        self._checked = 0
 
     def poll(self, m, now):
         nic = self._nic
@@ -54,6 +57,9 @@ class EspNet:
             m.link_down(now)
         if not (self._dhcp and m.link):
             return
+        if m.method == "dhcp" and now - self._checked < _RECHECK_MS:
+            return
+        self._checked = now
         addr, mask = nic.ipconfig("addr4")
         if addr != "0.0.0.0":
             if addr != m.address:

@@ -1,6 +1,7 @@
 """The network manager (docs/network.md): decides what the one active interface does, from
 what the board's driver saw (link up or down, an address, a DHCP attempt that went
-unanswered, the access point's clients), the configuration, the button and the time.
+unanswered, the access point's clients), the configuration (read at start), the button
+and the time.
 The driver carries out the actions it takes with take() and reports back. Pure: the
 tests drive every transition with time as an input.
 
@@ -38,18 +39,16 @@ def factory_state(cfg, defaults):
     return True
 
 
-def network_changed(old, new):
-    for k in _NET_KEYS:
-        if old[k] != new[k]:
-            return True
-    return False
-
-
 class NetManager:
     def __init__(self, cfg, mac, rand=None):
         """cfg: the configuration (DefaultNetIf and its section); mac: 6 bytes."""
         self._mac = mac
-        self._configure(cfg)
+        self.iface = cfg["DefaultNetIf"]
+        self._station = (cfg["WiFi"]["SSID"], cfg["WiFi"]["Password"])
+        sect = cfg[self.iface]
+        s = sect["StaticIPv4"]
+        self._static = (s["IpAddress"], int(s["Netmask"]), s["Gateway"] or None,
+                        s["DNS"] or None) if sect["IpMode"] == "Static" else None
         self.link = False
         self.address = self.prefix = self.gateway = self.dns = None
         self.method = "none"
@@ -63,22 +62,13 @@ class NetManager:
         self._due = None  # when to start the interface again, while without link
         self._actions = []
 
-    def _configure(self, cfg):
-        self.iface = cfg["DefaultNetIf"]
-        self._station = (cfg["WiFi"]["SSID"], cfg["WiFi"]["Password"])
-        sect = cfg[self.iface]
-        s = sect["StaticIPv4"]
-        self._static = (s["IpAddress"], int(s["Netmask"]), s["Gateway"] or None,
-                        s["DNS"] or None) if sect["IpMode"] == "Static" else None
-
-    def _settings(self):
-        return self.iface, self._static, self._station if self.iface == "WiFi" else None
-
     def take(self):
         """The actions to carry out, in order: ("start", interface, ssid, password) (the
         other interface off, the address dropped; the station's network, a secret),
         ("dhcp",), ("static", addr, prefix, gateway, dns), ("link-local", addr),
         ("ap", on)."""
+        if not self._actions:
+            return ()  # nothing allocated on the passes where nothing happens
         a, self._actions = self._actions, []
         return a
 
@@ -89,21 +79,14 @@ class NetManager:
         self.method = method
 
     def start(self, now):
-        """(Re)start the interface: at boot, after a soft reset, a new configuration."""
+        """Start the interface (at boot, and so after a soft reset: the configuration
+        is read at start)."""
         self.starts += 1
         self.link = False
         self.failures = 0
         self._set(None, None, None, None, "none")
         self._actions.append(("start", self.iface) + self._station)
         self._due = now + LINK_WAIT_MS
-
-    def configure(self, cfg, now):
-        """A new configuration: the interface starts again when its settings changed."""
-        before = self._settings()
-        self._configure(cfg)
-        if before != self._settings():
-            self._backoff.reset()
-            self.start(now)
 
     def link_up(self, now):
         if self.link:
@@ -115,6 +98,7 @@ class NetManager:
         if self._static:
             self._actions.append(("static",) + self._static)
             self._set(*self._static, method="static")
+            self._connected()
         else:
             self._actions.append(("dhcp",))
 
@@ -134,8 +118,11 @@ class NetManager:
         self._set(addr, prefix, gw, dns, method)
         if method == "dhcp":
             self.failures = 0
-            if self.iface == "WiFi":
-                self.ap_stop()  # the station is connected: commissioning is over
+            self._connected()
+
+    def _connected(self):
+        if self.iface == "WiFi":
+            self.ap_stop()  # the station is connected: commissioning is over
 
     def dhcp_failed(self):
         """One DHCP attempt went unanswered; the driver keeps trying (as lwIP does)."""

@@ -14,8 +14,7 @@ from web import errors, http
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _CHANGES = ("POST", "PATCH", "DELETE")
-# applied at once (the network manager restarts the interface); the rest after a reboot
-_NOW = ("MeterType", "Modbus", "MQTT", "DefaultNetIf", "Ethernet", "WiFi")
+_NOW = ("MeterType", "Modbus", "MQTT")  # applied at once; the rest after a reboot
 
 
 def _json(data, status=200):
