@@ -128,6 +128,7 @@ bench: setup system frozen32
 	-$(PY) benchmarks/mqtt.py
 	-$(PY) benchmarks/web.py
 	-$(PY) benchmarks/ui.py
+	-$(PY) benchmarks/network.py
 
 # SIM_ARGS: more tools/sim.py options, e.g. make sim SIM_ARGS="--modbus-port 1503".
 sim: setup

@@ -38,12 +38,13 @@ class Sim:
             with open(os.path.join(flash, "config.json"), "w") as f:
                 json.dump(config, f)
         (self.modbus_port, self.raw_port, self.p1_out_port, self.meter_port,
-         self.https_port, self.http_port) = free_ports(6)
+         self.https_port, self.http_port, self.control_port) = free_ports(7)
         cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--flash", str(flash),
                "--input", input, "--modbus-port", str(self.modbus_port),
                "--raw-port", str(self.raw_port), "--p1-out-port", str(self.p1_out_port),
                "--meter-port", str(self.meter_port), "--https-port", str(self.https_port),
-               "--http-port", str(self.http_port), "--status-every", str(status_every)]
+               "--http-port", str(self.http_port), "--status-every", str(status_every),
+               "--control-port", str(self.control_port)]
         if heap:
             cmd += ["--heap", heap]
         cmd += list(args)
@@ -87,6 +88,14 @@ class Sim:
             if check(st):
                 return st
         raise TimeoutError("last status: %s" % st)
+
+    def control(self, command):
+        """One command on tools/sim.py's control port (README); returns its answer."""
+        with socket.create_connection(("127.0.0.1", self.control_port), 5) as s, \
+                s.makefile("rw") as f:
+            f.write(command + "\n")
+            f.flush()
+            return f.readline().strip()
 
     def meter(self, frames, **kw):
         m = metersim.MeterSim(self.meter_port, frames, **kw).start()

@@ -1,8 +1,9 @@
 """The ESP32 hardware layer and a board module, run on the unix port against a stand-in
 for the port's machine and network modules (host_tests/esp32/): failures while booting,
-importing or starting the network restart the board instead of leaving it at the REPL,
-the watchdog is armed first, the UART gets its pins and buffers at construction, and the
-hostname is set before the interface starts (it is taken only then)."""
+importing restart the board instead of leaving it at the REPL, the watchdog is armed
+first, the UART gets its pins and buffers at construction, the hostname is set before the
+interface starts (it is taken only then), the Ethernet PHY is power-cycled before every
+start and a dead one is retried, the access point, the button and the LED."""
 import os
 import subprocess
 
@@ -37,18 +38,70 @@ def test_a_firmware_that_cannot_be_imported_restarts_the_board(tmp_path):
     assert "MemoryError" in out
 
 
-def test_an_ethernet_phy_that_does_not_answer_restarts_the_board(tmp_path):
-    rc, hw, out = run(tmp_path, "import boot; import main", env={"FAKE_PHY": "dead"})
-    assert hw[0] == "WDT 30000" and hw[-1] == "reset" and rc == 99, out
-    assert "ESP_ERR_INVALID_STATE" in out
+# The network manager and the board's driver, one action after another (net/supervisor.py
+# runs them the same way).
+DRIVE = """
+import asyncio, board
+from device.config import DEFAULTS
+from net.manager import NetManager
+net = board.network('smart-connect-240ac4123456', 'SC-240AC4123456', 'Hab7sgy2pfdt')
+m = NetManager(DEFAULTS, net.mac)
+async def drive():
+    m.start(0)
+    for now in (0, 100, 200, 10000, 40000):
+        net.poll(m, now)
+        m.tick(now)
+        for a in m.take():
+            await net.do(a)
+    m.ap_start(40000)
+    for a in m.take():
+        await net.do(a)
+    print('status', m.method, m.address, m.starts)
+asyncio.run(drive())
+"""
 
 
-def test_uart_pins_and_buffers_at_construction_hostname_before_the_interface(tmp_path):
-    rc, hw, out = run(tmp_path, "import board; board.meter_port(); "
-                                "board.start_network('smart-connect-240ac4123456')")
+def test_the_phy_is_power_cycled_before_every_start_hostname_first(tmp_path):
+    rc, hw, out = run(tmp_path, DRIVE, env={"FAKE_LINK": "up", "FAKE_ADDR": "192.168.1.9"})
+    assert rc == 0, out
+    # PHY off until started; an access point from before a soft reset off
+    assert hw[:3] == ["Pin 16 3 0", "WLAN.active 1 False", "WLAN.active 0 False"], out
+    start = ["Pin.value 16 0", "Pin.value 16 1"]
+    assert hw[3:5] == start and hw[5].startswith("LAN ") and "'power'" not in hw[5], out
+    assert hw[6] == "LAN.active True hostname smart-connect-240ac4123456", out
+    assert "LAN.ipconfig [('dhcp4', True)]" in hw, out
+    assert "status dhcp 192.168.1.9 1" in out
+
+
+def test_a_phy_that_does_not_answer_is_started_again_without_a_restart(tmp_path):
+    rc, hw, out = run(tmp_path, DRIVE, env={"FAKE_PHY": "dead"})
+    assert rc == 0 and "reset" not in hw, out
+    assert out.count("network: Ethernet failed: ESP_ERR_INVALID_STATE") == 3, out
+    assert hw.count("Pin.value 16 1") == 3, out  # power-cycled again at each retry
+    assert "status none None 3" in out
+
+
+def test_access_point_is_wpa2_with_the_labels_key_on_192_168_71_1(tmp_path):
+    rc, hw, out = run(tmp_path, DRIVE, env={"FAKE_LINK": "up"})
+    assert rc == 0, out
+    assert hw[-3:] == ["WLAN.active 1 True", "WLAN.config 1 ['authmode', 'key', 'ssid']",
+                       "WLAN.ipconfig [('addr4', '192.168.71.1/24')]"], out
+    assert "Hab7sgy2pfdt" not in out
+
+
+def test_button_and_led_pins(tmp_path):
+    rc, hw, out = run(tmp_path, "import board; b = board.button(); l = board.led(); "
+                                "print(b.pressed()); l.show(255, 80, 0)")
+    assert rc == 0, out
+    assert hw == ["Pin 39 1 None", "PWM 32 1000 0", "PWM 33 1000 0", "PWM 17 1000 0",
+                  "PWM.duty 32 65535", "PWM.duty 33 20560", "PWM.duty 17 0"], out
+    assert "False" in out
+
+
+def test_uart_pins_and_buffers_at_construction(tmp_path):
+    rc, hw, out = run(tmp_path, "import board; board.meter_port()")
     assert rc == 0, out
     assert hw[0] == "UART 1 rx 36 tx 14 rxbuf 4096 txbuf 4096", out
-    assert hw[-1] == "LAN.active True hostname smart-connect-240ac4123456", out
 
 
 def test_the_rtc_gets_the_calendar_date_of_the_unix_time(tmp_path):
@@ -65,6 +118,6 @@ def test_the_p1mb_drives_the_rs485_bus_only_while_it_answers(tmp_path):
     assert rc == 0, out
     assert hw == ["UART 2 rx 16 tx 17 rxbuf 512 txbuf 512", "Pin 18 3 0",
                   "Pin 25 3 0", "Pin 26 3 0", "Pin 27 3 0",
-                  "Pin 25 value 1", "Pin 26 value 0", "Pin 27 value 1",
+                  "Pin.value 25 1", "Pin.value 26 0", "Pin.value 27 1",
                   "UART.init 9600 None False 8 0 1",  # 8E1 (parity 0: even)
-                  "Pin 18 value 1", "UART.write 9", "Pin 18 value 0"], out
+                  "Pin.value 18 1", "UART.write 9", "Pin.value 18 0"], out

@@ -2,7 +2,7 @@
 share one request reader): malformed request lines, oversized heads and bodies, a slow
 sender, 500 connections opened and dropped. Each is answered or closed, the server keeps
 serving, a Modbus client polling meanwhile never waits a second, the heap stays bounded
-(on the device gauge, in the device's 80 KB)."""
+(on the device gauge, in the device's 96 KB)."""
 import socket
 import ssl
 import threading
@@ -20,7 +20,7 @@ from webclient import NAME, Client
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     flash = tmp_path_factory.mktemp("http") / "flash"
-    with Sim(flash, heap="80k", args=("--frozen32",)) as s:  # the device's heap
+    with Sim(flash, heap="96k", args=("--frozen32",)) as s:  # the device's heap
         s.meter(metersim.synthetic(50), interval=0.5)
         s.client = Client(s, flash)
         yield s

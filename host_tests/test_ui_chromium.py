@@ -199,8 +199,12 @@ def test_log_in_see_live_values_save_settings_and_log_out(device, browser):
     p.wait(lambda: p.text("#pw") != first)
     assert p.text("#power_l1_w") != "–" and p.text("#voltage_l2_v") == "231"
     p.wait(lambda: len(p.el("#line").get_attribute("points").split()) >= 3)
-    assert [li.get_attribute("class") for li in p.d.find_elements(By.CSS_SELECTOR, "#ind li")] \
-        == ["ok", "ok", "unk", "unk"]  # the sim: link and network up, internet unknown, MQTT off
+    # the sim: link and network up, internet (the host's clock as network time), MQTT off
+    p.wait(lambda: [li.get_attribute("class") for li in
+                    p.d.find_elements(By.CSS_SELECTOR, "#ind li")] == ["ok", "ok", "ok", "unk"])
+    # the LED as a dot in its colour, with its pattern
+    p.wait(lambda: p.text("#led") == "LED: normal")
+    assert p.el("#leddot").value_of_css_property("background-color") == "rgba(67, 160, 71, 1)"
     # (the API asked once: every request is a TLS handshake for the device's 3 slots)
     serial = api(device, "GET", "/api/v1/status")[1]["device"]["serial"]
     p.wait(lambda: "dsmr5" in p.text("#meter") and serial in p.text("#sys"))

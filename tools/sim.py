@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import termios
+import threading
 import tty
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,6 +49,8 @@ SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"),
 MICRODOT = ("microdot.py",)
 # boards/sim/board.py exits with these when the firmware reboots or soft-resets
 RESTARTS = {75: "reboot", 76: "soft"}
+# The control port's world commands and their values (button SECONDS aside).
+CONTROLS = {"link": ("down", "up"), "dhcp": ("fail", "ok"), "wifi": ("lost", "back")}
 # The firmware gets as many file descriptors as the device has sockets, plus what only
 # the sim has: stdin/out/err, the meter port (listener and up to 2 connections), P1 out
 # (listener and its one reader), one file open at a time and the serial device of --rs485
@@ -201,6 +204,9 @@ def main(argv=None):
     ap.add_argument("--mdns-address", metavar="IP",
                     help="the address mDNS announces, implies --mdns (default: --host, or "
                          "with --host 0.0.0.0 the address of the host's route to the LAN)")
+    ap.add_argument("--control-port", type=int, default=8091,
+                    help="commands, one per line, answered ok or an error: button SECONDS, "
+                         "link down|up, dhcp fail|ok, wifi lost|back (0: none)")
     a = ap.parse_args(argv)
     if a.rs485 and not os.path.exists(a.rs485):
         ap.error("--rs485: no serial device %s (e.g. socat pty,raw,echo=0,link=%s "
@@ -231,16 +237,68 @@ class Sim:
         self.kind = a.input or ("tic" if self.frames and self.frames[0].rstrip().endswith(b"\x03")
                                 else "p1")
         self.fw = self.meter = None
+        # The world the control commands made (cable, DHCP server, Wi-Fi), replayed to a
+        # restarted firmware: a soft reset does not plug the cable back in.
+        self.world = {}
+        self._lock = threading.Lock()
+        self._control_srv = None
 
     def start(self, cause="power-on"):
         if self.a.rs485:
             serial_line(self.a.rs485, self.a.flash)
         env = firmware_env(self.a, self.kind)
         env["SC_RESET_CAUSE"] = cause
-        self.fw = subprocess.Popen(firmware_command(self.a.heap,
-                                                    self.a.frozen32 or self.a.mpy32),
-                                   cwd=self.a.flash, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+        with self._lock:
+            env["SC_NET"] = ",".join("%s %s" % kv for kv in self.world.items())
+            self.fw = subprocess.Popen(firmware_command(self.a.heap,
+                                                        self.a.frozen32 or self.a.mpy32),
+                                       cwd=self.a.flash, env=env, stdout=subprocess.PIPE,
+                                       stdin=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, bufsize=1)
+
+    def command(self, line):
+        """One control command: passed to the firmware (boards/sim/simnet.py); returns
+        "ok" or what is wrong with it."""
+        w = line.split()
+        if len(w) == 2 and w[0] == "button":
+            try:
+                if not 0 < float(w[1]) <= 3600:
+                    raise ValueError
+            except ValueError:
+                return "error: button takes the seconds held, 0 < SECONDS <= 3600"
+        elif len(w) == 2 and w[1] in CONTROLS.get(w[0], ()):
+            self.world[w[0]] = w[1]
+        else:
+            return "error: unknown command (button SECONDS, link down|up, dhcp fail|ok, " \
+                   "wifi lost|back)"
+        with self._lock:
+            try:
+                self.fw.stdin.write(" ".join(w) + "\n")
+                self.fw.stdin.flush()
+            except (OSError, ValueError):
+                return "error: the firmware is restarting"
+        return "ok"
+
+    def serve_control(self, port):
+        self._control_srv = socket.create_server((self.a.host, port))
+        threading.Thread(target=self._accept, args=(self._control_srv,), daemon=True).start()
+
+    def _accept(self, srv):
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:  # closed by stop()
+                return
+            threading.Thread(target=self._control, args=(conn,), daemon=True).start()
+
+    def _control(self, conn):
+        with conn, conn.makefile("rw", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if len(line) > 100:
+                    f.write("error: line too long\n")
+                elif line.strip():
+                    f.write(self.command(line) + "\n")
+                f.flush()
 
     def start_meter(self):
         if self.frames:
@@ -265,14 +323,17 @@ class Sim:
         else:
             return self.fw.wait()
         self.start_meter()
+        if a.control_port:
+            self.serve_control(a.control_port)
         h = a.host
         print("sim up: Modbus TCP %s:%d, %sHTTPS https://%s:%d, HTTP %s:%d, raw stream %s:%d, "
-              "%smeter input %s:%d%s, flash %s" % (
+              "%smeter input %s:%d%s, control %s, flash %s" % (
                   h, a.modbus_port, "Modbus RTU on %s, " % a.rs485 if a.rs485 else "",
                   h, a.https_port, h, a.http_port, h, a.raw_port,
                   "P1 out %s:%d, " % (h, a.p1_out_port) if self.kind == "p1" else "", h,
                   a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter
-                  else "", a.flash), flush=True)
+                  else "", "%s:%d" % (h, a.control_port) if a.control_port else "none",
+                  a.flash), flush=True)
         while True:
             for line in self.fw.stdout:
                 sys.stdout.write(line)
@@ -296,6 +357,8 @@ class Sim:
         """Stop the meter simulator and the firmware; returns once its ports are free."""
         if self.meter:
             self.meter.close()
+        if self._control_srv is not None:
+            self._control_srv.close()
         if self.fw is None or self.fw.poll() is not None:
             return
         self.fw.terminate()

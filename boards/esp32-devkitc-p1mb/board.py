@@ -8,6 +8,7 @@ from hw.esp32 import (
     HTTP_PORT,
     HTTPS_PORT,
     IDENTITY_DIR,
+    MDNS,
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
@@ -15,7 +16,6 @@ from hw.esp32 import (
     default_serial,
     dns_server,
     fatal,
-    network_status,
     network_time,
     reset,
     reset_cause,
@@ -23,6 +23,7 @@ from hw.esp32 import (
     soft_reset,
     watchdog,
 )
+from hw.netif import EspNet
 from hw.rs485 import Leds, Rs485Port
 
 NAME = "esp32-devkitc-p1mb"
@@ -34,15 +35,23 @@ P1_TX = 33  # the meter UART's TX: not connected (a P1MB has no P1 out)
 RS485_RX, RS485_TX, RS485_DE = 16, 17, 18  # MAX3485 RO, DI, DE + /RE
 LED_PWR, LED_P1, LED_485 = 25, 26, 27  # yellow, green, red, each through 330 ohms to GND
 
-__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MODBUS_PORT",
-           "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server", "fatal",
-           "network_status", "network_time", "reset", "reset_cause", "set_clock",
-           "soft_reset", "watchdog")
+__all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
+           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server",
+           "fatal", "network_time", "reset", "reset_cause", "set_clock", "soft_reset",
+           "watchdog")
 
 
-def start_network(hostname):
-    """A P1MB serves RS485 only: no interface is started (Wi-Fi comes with the
-    network manager)."""
+def network(hostname, ap_ssid, ap_key):
+    """No Ethernet: a P1MB serves RS485, and Wi-Fi when configured (DefaultNetIf WiFi)."""
+    return EspNet(hostname, None, ap_ssid, ap_key)
+
+
+def button():
+    return None  # none on this module
+
+
+def led():
+    return None  # its three LEDs are the RS485 class's own (leds())
 
 
 def meter_port():

@@ -4,4 +4,4 @@
 #define MICROPY_PY_BLUETOOTH (0)
 // The Python heap, allocated at boot (docs/memory.md): the firmware runs its whole socket
 // budget in it, and the rest of the RAM stays with lwIP, Ethernet and two TLS sessions.
-#define MICROPY_GC_INITIAL_HEAP_SIZE (80 * 1024)
+#define MICROPY_GC_INITIAL_HEAP_SIZE (96 * 1024)

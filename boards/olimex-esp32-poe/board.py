@@ -11,12 +11,10 @@ from hw.esp32 import (
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
-    address,
     boot,
     default_serial,
     dns_server,
     fatal,
-    network_status,
     network_time,
     reset,
     reset_cause,
@@ -24,6 +22,8 @@ from hw.esp32 import (
     soft_reset,
     watchdog,
 )
+from hw.netif import EspNet
+from hw.panel import Button, RgbLed
 
 NAME = "olimex-esp32-poe"
 METER = "p1"
@@ -31,19 +31,31 @@ METER = "p1"
 P1_RX = 36  # UEXT pin 4; P1 data through the open-collector input stage
 P1_REQUEST = 4  # UEXT pin 3, driven high
 P1_OUT_TX = 13  # P1 out data
-LED_RED, LED_GREEN, LED_BLUE = 14, 15, 16
+# RGB LED, common cathode (a pin high lights it): GPIO15 is a strapping pin, 16/17 the
+# PHY clock.
+LED_RED, LED_GREEN, LED_BLUE = 32, 33, 14
+LED_COMMON_ANODE = False
 BUTTON = 34  # the board's BUT1
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER, ETH_CLOCK_OUT = 23, 18, 0, 12, 17
 
 __all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
-           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "address", "boot", "default_serial",
-           "dns_server", "fatal", "network_status", "network_time", "reset", "reset_cause",
-           "set_clock", "soft_reset", "watchdog")
+           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server",
+           "fatal", "network_time", "reset", "reset_cause", "set_clock", "soft_reset",
+           "watchdog")
 
 
-def start_network(hostname):
-    esp32.ethernet(hostname, ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, power=ETH_POWER,
-                   clock_out=ETH_CLOCK_OUT)
+def network(hostname, ap_ssid, ap_key):
+    return EspNet(hostname, {"mdc": ETH_MDC, "mdio": ETH_MDIO, "phy_addr": ETH_PHY_ADDR,
+                             "power": ETH_POWER, "clock_out": ETH_CLOCK_OUT},
+                  ap_ssid, ap_key)
+
+
+def button():
+    return Button(BUTTON)
+
+
+def led():
+    return RgbLed((LED_RED, LED_GREEN, LED_BLUE), LED_COMMON_ANODE)
 
 
 def meter_port():

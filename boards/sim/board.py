@@ -10,6 +10,8 @@ import socket
 import sys
 import time
 
+import simnet
+
 from net import dns, sntp
 from net.fanout import Fanout
 
@@ -74,13 +76,23 @@ def default_serial():
     return "SIM000000001"
 
 
-def start_network(hostname):
-    print("sim: network up as", hostname)
+def network(hostname, ap_ssid, ap_key):
+    """The network driver (boards/sim/simnet.py); its control commands arrive on stdin.
+    SC_NET: the commands tools/sim.py replays after a restart (the cable stays pulled).
+    The access point is state only (the status shows it)."""
+    print("sim: network as", hostname)
+    ip = dns_server()
+    # The address a DHCP server gives: the one mDNS announces when it runs (a network
+    # namespace's), else the host's.
+    return simnet.SimNet(MDNS_ADDRESS or HOST, _env("NET", ""), ip[0] if ip else None)
 
 
-def address():
-    """The IPv4 address the firmware's services are reached at."""
-    return MDNS_ADDRESS or HOST
+def button():
+    return simnet.BUTTON
+
+
+def led():
+    return None  # the pattern and colour are in the status (and the web UI's dot)
 
 
 def dns_server():
@@ -123,13 +135,6 @@ def soft_reset():
 def reset_cause():
     """power-on, or what tools/sim.py says the last start was (reboot, soft)."""
     return _env("RESET_CAUSE", "power-on")
-
-
-def network_status(mqtt_connected):
-    """The host's network stands in for the device's (the network manager comes later)."""
-    return {"interface": "Ethernet", "link": True, "address": HOST, "method": "dhcp",
-            "indicators": {"link": True, "network": True, "internet": None,
-                           "mqtt": mqtt_connected}}  # None: MQTT off
 
 
 def watchdog():

@@ -11,6 +11,7 @@ import sys
 import board
 from device import clock, config, schema, timesync
 from device.identity import Identity
+from device.panel import SAMPLE_MS, Panel
 from device.version import VERSION
 from device.wallclock import WallClock
 from meter.framer import DSMR, TIC
@@ -20,6 +21,8 @@ from modbus import registers
 from modbus.tcp import ModbusServer
 from net import budget
 from net.fanout import Fanout
+from net.manager import factory_state
+from net.supervisor import STEP_MS, Network
 from web.service import Web
 
 
@@ -67,13 +70,15 @@ class App:
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
         self.heap_peak = 0
+        self.panel = Panel(board.button(), board.led(), now)
+        serial = self.identity.serial
+        self.net = Network(self.config, board.network(
+            "smart-connect-" + serial.lower(), "SC-" + serial, self.identity.ap_key), now)
+        self.internet = None  # docs/network.md: the last exchange beyond the LAN worked
 
     async def run(self):
-        board.start_network("smart-connect-" + self.identity.serial.lower())
         await self.port.start()
-        await self.raw.start(board.RAW_PORT, board.HOST)
-        await self.modbus.start(board.MODBUS_PORT, board.HOST)
-        await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
+        await self._listen()
         for e in self.config_errors:
             print("config:", e)
         for e in (self.identity.error, self.web.error):
@@ -85,18 +90,84 @@ class App:
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
         tasks = [self.meter.run(), self._housekeeping(), self._mqtt_service(),
-                 timesync.run(self.wall, board.network_time, board.set_clock, self.latest,
-                              clock.ms), self._mdns_service()]
+                 timesync.run(self.wall, self._network_time, board.set_clock, self.latest,
+                              clock.ms), self._front(), self._mdns_service()]
         if self.rtu is not None:
             tasks.append(self.rtu.run())
         await asyncio.gather(*tasks)
+
+    async def _listen(self):
+        await self.raw.start(board.RAW_PORT, board.HOST)
+        await self.modbus.start(board.MODBUS_PORT, board.HOST)
+        await self.web.start(board.HTTP_PORT, board.HTTPS_PORT, board.HOST)
+
+    async def _front(self):
+        """The button and the LED every SAMPLE_MS, the network every STEP_MS; a button
+        release acts (docs/network.md). One task: each task costs heap."""
+        net = self.net
+        listening = True
+        n = 0
+        while True:
+            await asyncio.sleep_ms(SAMPLE_MS)  # an int: no float allocated 50 times a second
+            now = clock.ms()
+            n += 1
+            if n * SAMPLE_MS >= STEP_MS:
+                n = 0
+                actions = net.step(now)
+                if actions:
+                    await net.carry_out(actions)
+                if net.changed():
+                    listening = await self._follow(listening)
+            m = net.manager
+            meter = self.latest.reading is not None and self.latest.fresh(now)
+            act = self.panel.step(now, m.ap, m.address is not None, meter,
+                                  factory_state(self.config, config.DEFAULTS))
+            if act is None:
+                continue
+            print("button:", act)
+            if act == "access-point":
+                m.ap_start(now)
+            else:
+                await self.reset("soft" if act == "soft-reset" else "factory")
+
+    async def _follow(self, listening):
+        """The services follow the address (docs/network.md): without one the listeners
+        close (connections already open stay, as TCP keeps them over a short outage); when
+        one comes they listen again (on every address: a new address needs nothing more),
+        and MQTT starts a new session at once. Returns whether they listen."""
+        self.internet = None
+        self._mqtt_changed.set()
+        if self.net.address is None:
+            if listening:
+                for s in (self.raw, self.modbus, self.web.http, self.web.https):
+                    if getattr(s, "server", None) is not None:
+                        s.server.close()
+                        await s.server.wait_closed()
+                        s.server = None
+            return False
+        if not listening:
+            await self._listen()
+        return True
+
+    async def _network_time(self):
+        """The board's network time, and whether it came: the "internet" indicator."""
+        if self.net.address is None:  # booting, or the cable is out: wait a little
+            try:
+                await asyncio.wait_for(self.net.next_change(self.net.generation), 10)
+            except asyncio.TimeoutError:
+                pass
+            if self.net.address is None:
+                return None
+        t = await board.network_time()
+        self.internet = t is not None
+        return t
 
     async def _mqtt_service(self):
         """MQTT while it is enabled; a new MQTT configuration starts a new session."""
         while True:
             self._mqtt_changed.clear()
             task = None
-            if self.config["MQTT"]["Enabled"]:
+            if self.config["MQTT"]["Enabled"] and self.net.address is not None:
                 # Imported only now: the MQTT and TLS code holds heap.
                 from mqtt.publisher import Publisher
                 self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
@@ -110,14 +181,20 @@ class App:
                 task.cancel()
 
     async def _mdns_service(self):
+        """The responder announces the interface's address and follows it."""
         if self.mdns:
-            self.mdns.responder.set_address(board.address())
-            await self.mdns.run()
+            await asyncio.gather(self.mdns.run(), self._mdns_follow())
+
+    async def _mdns_follow(self):
+        net = self.net
+        while True:
+            self.mdns.responder.set_address(net.address)
+            await net.next_change(net.generation)
 
     def apply_config(self, new):
         """Save a validated configuration (atomically) and apply what applies at once: the
         meter template (the register image is rebuilt now), Modbus timings, MQTT. The
-        network settings wait for the next start."""
+        network settings wait for the next start (a soft reset: the button or the API)."""
         config.save(board.CONFIG_PATH, new)
         old, self.config = self.config, new
         self.config_errors = []
@@ -170,21 +247,33 @@ class App:
             self.heap_peak = max(self.heap_peak, gc.mem_alloc())
             if self.watchdog:
                 self.watchdog.feed()
-            if self.mdns:  # follows the address (the network manager will tell it at once)
-                self.mdns.responder.set_address(board.address())
             tick += 1
             if board.STATUS_EVERY and tick % board.STATUS_EVERY == 0:
                 sys.stdout.write("status: ")
                 json.dump(self.status(), sys.stdout)  # in pieces: no copy of the whole
                 sys.stdout.write("\n")
 
+    def _network_status(self, mqtt_state):
+        """docs/network.md; indicators: True, False, or None (unknown, MQTT off)."""
+        m = self.net.manager
+        s = m.status()
+        mqtt = mqtt_state.get("connected")
+        internet = (True if mqtt else self.internet) if m.address else False
+        s["indicators"] = {"link": m.link, "network": m.address is not None,
+                           "internet": internet, "mqtt": mqtt}
+        return s
+
     def status(self):
         d = self.meter.decoder
         f = d.framer
         m = self.modbus
         now = clock.ms()
-        mqtt_state = self.mqtt.status(now) if self.mqtt else {"enabled": False,
-                                                              "state": "disabled"}
+        if self.mqtt:
+            mqtt_state = self.mqtt.status(now)
+        elif self.config["MQTT"]["Enabled"]:  # waiting for an address
+            mqtt_state = {"enabled": True, "state": "no-network", "connected": False}
+        else:
+            mqtt_state = {"enabled": False, "state": "disabled"}
         return {
             "meter": {"valid": d.valid, "rejected": d.rejected, "no_heap": d.no_heap,
                       "last_error": d.last_error,
@@ -204,8 +293,9 @@ class App:
             "raw": {"readers": self.raw.readers, "dropped": self.raw.dropped,
                     "refused": self.raw.refused},
             "mqtt": mqtt_state,
-            "network": board.network_status(mqtt_state.get("connected")),
+            "network": self._network_status(mqtt_state),
             "mdns": self.mdns.status() if self.mdns else None,
+            "led": self.panel.status(),
             "web": self.web.status(now),
             "device": {"serial": self.identity.serial, "version": VERSION,
                        "board": board.NAME, "time": self.wall.now(now),

@@ -346,6 +346,7 @@ function status(s) {
   // MQTT switched off is neither good nor bad: shown as unknown
   indicators(Object.assign({}, n.indicators, q.enabled === false ? {mqtt: null} : {}));
   netRows();
+  led(s.led);
   rows($("mqtt"), [["state", fmt(q.state)], ["broker", fmt(q.broker)],
     ["lastError", fmt(q.last_error)], ["sent", fmt(q.sent)], ["connects", fmt(q.connects)],
     ["failures", fmt(q.failures)],
@@ -374,6 +375,15 @@ async function loadRing() {
   ringSeen = (lastStatus && lastStatus.modbus || {}).requests;
   const r = await api("GET", "/api/v1/modbus/requests");
   if (r.s === 200) ring(r.d);
+}
+
+// The device's LED (docs/network.md): its colour now and the pattern's name.
+const LED = {red: "#e53935", green: "#43a047", blue: "#1e88e5", orange: "#fb8c00",
+  white: "#ffffff", magenta: "#d81b60", off: "transparent"};
+
+function led(l) {
+  $("leddot").style.background = l && LED[l.colour] || "";
+  $("ledname").textContent = l ? "LED: " + l.showing : "";
 }
 
 function netRows() {

@@ -18,14 +18,26 @@ class WDT:
 
 class Pin:
     IN, OUT = 1, 3
+    PULL_UP = 2
 
-    def __init__(self, n, mode=None, value=None):
+    def __init__(self, n, mode=None, pull=None, value=None):
         self.n = n
         if mode is not None:
             _log("Pin", n, mode, value)
 
-    def value(self, v):
-        _log("Pin", self.n, "value", v)
+    def value(self, v=None):
+        if v is None:
+            return int(os.getenv("FAKE_PIN_%d" % self.n, "1"))
+        _log("Pin.value", self.n, v)
+
+
+class PWM:
+    def __init__(self, pin, freq=0, duty_u16=0):
+        _log("PWM", pin.n, freq, duty_u16)
+        self.n = pin.n
+
+    def duty_u16(self, d):
+        _log("PWM.duty", self.n, d)
 
 
 class UART:

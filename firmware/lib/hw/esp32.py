@@ -1,4 +1,5 @@
-"""The ESP32 hardware layer: meter UART, P1 out, Ethernet, clock, watchdog, restart.
+"""The ESP32 hardware layer: meter UART, P1 out, clock, watchdog, restart (the network
+interfaces: hw/netif.py; button and LED: hw/panel.py).
 
 Thin on purpose: everything above the UART is the portable core. Board modules
 (boards/<name>/board.py) pass their pins here and take the shared settings below.
@@ -71,42 +72,6 @@ class MeterPort:
     def p1_out(self, data):
         if self._p1_out:
             self._uart.write(data)
-
-
-_lan = None
-
-
-def ethernet(hostname, mdc, mdio, phy_addr, power=None, clock_out=None):
-    """LAN8720 over RMII; DHCP starts when the interface is active, under hostname (it is
-    taken only then). clock_out: the GPIO that drives the 50 MHz reference clock, when the
-    ESP32 provides it (Olimex)."""
-    network.hostname(hostname)
-    kw = {"mdc": Pin(mdc), "mdio": Pin(mdio), "phy_type": network.PHY_LAN8720,
-          "phy_addr": phy_addr}
-    if power is not None:
-        kw["power"] = Pin(power)
-    if clock_out is not None:
-        kw["ref_clk_mode"] = Pin.OUT
-        kw["ref_clk"] = Pin(clock_out)
-    global _lan
-    _lan = network.LAN(**kw)
-    _lan.active(True)
-
-
-def address():
-    """The interface's IPv4 address, None while it has none."""
-    lan = _lan
-    return lan.ifconfig()[0] if lan is not None and lan.isconnected() else None
-
-
-def network_status(mqtt_connected):
-    """Ethernet with DHCP, as the boards start it (the network manager comes later)."""
-    lan = _lan
-    addr = lan.ifconfig()[0] if lan is not None and lan.isconnected() else None
-    return {"interface": "Ethernet", "link": addr is not None, "address": addr,
-            "method": "dhcp" if addr else "none",
-            "indicators": {"link": addr is not None, "network": addr is not None,
-                           "internet": None, "mqtt": mqtt_connected}}
 
 
 def default_serial():
