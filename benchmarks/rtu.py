@@ -20,6 +20,8 @@ import serial
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "core")]
 
+from test_sim_rtu import crc  # noqa: E402
+
 from simfw import Sim, metersim, wait_until  # noqa: E402
 from support import corpus  # noqa: E402
 
@@ -28,15 +30,6 @@ UNIT = 16
 READ = 0x8016, 10
 BAUDS = (9600, 115200)
 BUILDS = (("firmware on the unix port", ()), ("firmware, 32-bit frozen", ("--frozen32",)))
-
-
-def crc(data):
-    c = 0xFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-    return bytes(data) + struct.pack("<H", c)
 
 
 REQUEST = crc(struct.pack(">BBHH", UNIT, 3, *READ))

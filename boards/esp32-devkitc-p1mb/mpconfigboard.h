@@ -5,3 +5,8 @@
 // The Python heap, allocated at boot (docs/memory.md): the firmware runs its whole socket
 // budget in it, and the rest of the RAM stays with lwIP, Ethernet and two TLS sessions.
 #define MICROPY_GC_INITIAL_HEAP_SIZE (96 * 1024)
+// Our own mDNS responder (firmware/lib/net/mdns.py) answers on 5353: the IDF mdns component
+// that MicroPython starts on a Wi-Fi station's first address would bind it too, and can
+// neither probe for a shared name nor publish our service (docs/mdns.md).
+#define MICROPY_HW_ENABLE_MDNS_QUERIES (0)
+#define MICROPY_HW_ENABLE_MDNS_RESPONDER (0)
