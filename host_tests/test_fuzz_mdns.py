@@ -4,6 +4,7 @@ exception, at most one answer that is itself a well-formed packet, and a parser 
 inside its limits (a crash found here becomes a case in core/test_mdns.py)."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_fuzz_net import EDITS, mutate
 from test_mdns import IP, OTHER, _a, _claimed, _query, _responder, _response
 
 from net import mdns
@@ -57,22 +58,9 @@ def test_any_records_after_a_header_with_any_counts(records, qd, an):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(VALID), st.lists(
-    st.tuples(st.sampled_from(("set", "insert", "delete", "cut")), st.integers(0, 200),
-              st.integers(0, 255)), min_size=1, max_size=6))
+@given(st.sampled_from(VALID), EDITS)
 def test_mutated_packets_are_ignored_or_answered_well(packet, edits):
-    d = bytearray(packet)
-    for op, at, value in edits:
-        at %= len(d) + 1
-        if op == "set" and at < len(d):
-            d[at] = value
-        elif op == "insert":
-            d[at:at] = bytes((value,))
-        elif op == "delete":
-            del d[at:at + 1]
-        elif op == "cut":
-            del d[at:]
-    _feed(bytes(d))
+    _feed(mutate(packet, edits))
 
 
 @settings(max_examples=400, deadline=None)

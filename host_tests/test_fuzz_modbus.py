@@ -42,11 +42,14 @@ def parse_answers(data):
     return out
 
 
-async def session(stream, cuts):
+async def session(stream, cuts, good=GOOD, answer=13, image=IMAGE):
+    """stream sent in pieces cut at cuts to a Modbus TCP server serving image, then a
+    second client's good request: (what the first got, the first answer bytes of the
+    second, the loop's errors, the server)."""
     errors = []
     asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
     lt = Latest(30000, 0)
-    lt.update({}, IMAGE, 0)
+    lt.update({}, image, 0)
     srv = ModbusServer(lt, lambda: 1, idle_s=0.3)
     await srv.start(0, "127.0.0.1")
     port = srv.server.sockets[0].getsockname()[1]
@@ -70,14 +73,10 @@ async def session(stream, cuts):
     except (asyncio.TimeoutError, ConnectionError):
         pass
     reader2, writer2 = await asyncio.open_connection("127.0.0.1", port)
-    writer2.write(GOOD)
-    again = await asyncio.wait_for(reader2.readexactly(13), 2)
+    writer2.write(good)
+    again = await asyncio.wait_for(reader2.readexactly(answer), 2)
     writer.close()
     writer2.close()
-    # Every connection's task done, closing included: one still waiting in wait_closed()
-    # would be cancelled by asyncio.run and reported as an error in the callback.
-    while srv.clients or len(asyncio.all_tasks()) > 1:
-        await asyncio.sleep(0.001)
     srv.server.close()
     await srv.server.wait_closed()
     # A connection's task still closing would be cancelled by asyncio.run, and reported.

@@ -6,13 +6,12 @@ import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fuzz_modbus import parse_answers
+from test_fuzz_modbus import parse_answers, session
 
 from device import config
 from meter.latest import Latest
 from modbus import registers, rtu
 from modbus.slave import MAX_FRAME, RtuSlave
-from modbus.tcp import ModbusServer
 from support import parse_one
 
 READING = parse_one("dsmr/v5.txt")
@@ -76,8 +75,8 @@ def test_any_bus_frame_gets_a_well_formed_answer_or_silence(frame):
        st.lists(st.integers(0, 300), max_size=4))
 def test_rtu_over_tcp_in_any_chunks(frames, garbage, cuts):
     stream = b"".join(frames) + garbage
-    got, again, errors = asyncio.run(session(stream, sorted(c % (len(stream) + 1)
-                                                          for c in cuts)))
+    got, again, errors, _ = asyncio.run(session(stream, [c % (len(stream) + 1) for c in cuts],
+                                                GOOD, 9, IMAGE))
     assert errors == []
     if got and rtu.crc_ok(got, 0, min(len(got), 5 if got[1] & 0x80 else 5 + got[2])):
         while got:  # RTU: every answer a sealed frame, in the order of the requests
@@ -87,48 +86,3 @@ def test_rtu_over_tcp_in_any_chunks(frames, garbage, cuts):
     else:  # a first frame that is not RTU (e.g. a length-less FC15) is MBAP
         parse_answers(got)
     assert again[:3] == b"\x01\x03\x04"
-
-
-async def session(stream, cuts):
-    errors = []
-    asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
-    lt = Latest(30000, 0)
-    lt.update({}, IMAGE, 0)
-    srv = ModbusServer(lt, lambda: 1, idle_s=0.3)
-    await srv.start(0, "127.0.0.1")
-    port = srv.server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    pos = 0
-    try:
-        for c in cuts + [len(stream)]:
-            writer.write(stream[pos:c])
-            pos = c
-            await asyncio.sleep(0)
-        writer.write_eof()
-    except OSError:
-        pass
-    got = b""
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(4096), 2)
-            if not chunk:
-                break
-            got += chunk
-    except (asyncio.TimeoutError, ConnectionError):
-        pass
-    reader2, writer2 = await asyncio.open_connection("127.0.0.1", port)
-    writer2.write(GOOD)
-    again = await asyncio.wait_for(reader2.readexactly(9), 2)
-    writer.close()
-    writer2.close()
-    srv.server.close()
-    await srv.server.wait_closed()
-    await settled()
-    return got, again, errors
-
-
-async def settled():
-    """Every connection's task ended (asyncio.run would cancel the ones still closing)."""
-    me = asyncio.current_task()
-    await asyncio.gather(*[t for t in asyncio.all_tasks() if t is not me],
-                         return_exceptions=True)
