@@ -1,15 +1,17 @@
 """The HTTPS API of the real firmware (tools/sim.py) with a real HTTPS client that checks
 the device certificate against the test's CA under smart-connect.local: authentication,
 lockout, the UI session, secrets never shown, every configuration field valid and
-invalid, cross-origin refusals, security headers, plain HTTP's landing page."""
+invalid, cross-origin refusals, security headers, plain HTTP's landing page, event
+streams."""
 import json
 import os
+import socket
 import time
 
 import pytest
 
 from simfw import Sim, metersim, wait_until
-from webclient import Client, basic, password
+from webclient import NAME, Client, basic, password
 
 ROUTES = (("GET", "/api/v1/config"), ("PATCH", "/api/v1/config"), ("GET", "/api/v1/status"),
           ("GET", "/api/v1/firmware"), ("POST", "/api/v1/reset"),
@@ -240,3 +242,62 @@ def test_network_changes_wait_for_a_reboot_and_the_answer_says_so(sim):
                                         "IpAddress": "192.168.7.7", "Netmask": "24"}}})
     assert status == 200
     assert body["applied"] == ["MeterType"] and body["after_reboot"] == ["Ethernet"]
+
+
+def _stream(c, headers):
+    """An event stream's TLS socket, its answer head already read."""
+    s = c.ctx.wrap_socket(socket.create_connection(("127.0.0.1", c.port), timeout=15),
+                          server_hostname=NAME)
+    s.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+        NAME, "".join("%s: %s\r\n" % kv for kv in headers.items()))).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.0 200") and b"frame-ancestors 'none'" in head
+    return s
+
+
+def _next_reading(s):
+    data = b""
+    while True:
+        data += s.recv(4096)
+        for msg in data.split(b"\n\n")[:-1]:
+            if msg.startswith(b"event: reading\ndata: "):
+                return json.loads(msg[21:])
+
+
+def test_event_streams_run_without_the_api_in_the_heap(sim):
+    """A script's stream (Basic) lasts while it reads; a UI session's ends with its
+    session. Neither keeps Microdot and the API loaded once it runs."""
+    c = sim.client
+    s = _stream(c, {"Authorization": c.auth})
+    try:
+        assert _next_reading(s)["power_w"] is not None
+        st = sim.status_when(lambda st: st["web"]["event_streams"] == 1
+                             and not st["web"]["https"]["api_loaded"])
+        assert st["web"]["https"]["active"] == 1
+        a, b = _next_reading(s), _next_reading(s)
+        assert b["ts"] != a["ts"]  # still live after the API was let go
+        status, body = c.json("GET", "/api/v1/status")  # loads it again
+        assert status == 200 and body["web"]["https"]["api_loaded"]
+        assert body["web"]["event_streams"] == 1
+    finally:
+        s.close()
+    status, headers, _ = c.request("POST", "/api/v1/session", headers={"X-SC-UI": "1"})
+    cookie = headers["set-cookie"].split(";")[0]
+    s = _stream(c, {"Cookie": cookie})
+    try:
+        _next_reading(s)
+        sim.status_when(lambda st: st["web"]["event_streams"] == 1
+                        and not st["web"]["https"]["api_loaded"])
+        origin = {"Cookie": cookie, "Origin": "https://%s:%d" % (NAME, c.port)}
+        assert c.request("DELETE", "/api/v1/session", auth=None, headers=origin)[0] == 204
+        s.settimeout(5)
+        with pytest.raises((OSError, ValueError)):  # the stream ends with the session
+            while True:
+                if not s.recv(4096):
+                    raise ValueError("closed")
+    finally:
+        s.close()
+    sim.status_when(lambda st: st["web"]["event_streams"] == 0
+                    and not st["web"]["https"]["api_loaded"])

@@ -9,7 +9,7 @@ A map module holds constant tuples only (in flash when frozen): REGS, each regis
 may write with FC06: (address, lowest, highest, value at start). Where each map comes
 from (the real meters' manuals and the clients that read them): docs/modbus.md.
 """
-import sys
+from device.modules import forget
 
 try:
     from micropython import const
@@ -36,8 +36,4 @@ def load(name):
 
 def unload(name):
     """Forget a template's module once it is laid out: its heap is freed once unused."""
-    short = _MODULES[TEMPLATES.index(name)]
-    sys.modules.pop("modbus." + short, None)
-    pkg = sys.modules.get("modbus")
-    if pkg is not None and short in pkg.__dict__:
-        delattr(pkg, short)
+    forget("modbus." + _MODULES[TEMPLATES.index(name)])

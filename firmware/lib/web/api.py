@@ -10,7 +10,7 @@ import json
 from microdot.microdot import Microdot, Response
 
 from device import schema
-from web import errors, http
+from web import errors
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _CHANGES = ("POST", "PATCH", "DELETE")
@@ -183,11 +183,9 @@ def build(dev, auth, events, assets, clock):
         if events.streams >= events.max_streams:
             return errors.response(503, "http:busy", "too many event streams",
                                    headers={"Retry-After": "5"})
-        cookie = req.cookies.get("sc_session")
-        # A session's stream keeps the session alive and ends with it (log out).
-        alive = None if "Authorization" in req.headers else (
-            lambda: auth.in_session(cookie, clock()))
-        await events.serve(req.sock[1], http.SECURITY, alive)
+        # Served by web.http after this answer: nothing of the API's stays in use.
+        req.g.follow = events.stream(
+            None if "Authorization" in req.headers else req.cookies.get("sc_session"))
         return Response.already_handled
 
     @app.get("/favicon.ico")

@@ -6,6 +6,7 @@ import json
 
 from device.outbuf import Out
 from meter import reading
+from web.http import SECURITY
 
 STATUS_EVERY_S = 5
 SEND_TIMEOUT_S = 5
@@ -15,11 +16,13 @@ HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n"
 
 
 class Events:
-    def __init__(self, latest, status, clock, max_streams=2):
-        """status(): the status dict to send; clock(): milliseconds."""
+    def __init__(self, latest, status, clock, auth, max_streams=2):
+        """status(): the status dict to send; clock(): milliseconds; auth: web.auth.Auth,
+        whose UI session a stream may belong to."""
         self.latest = latest
         self._status = status
         self._clock = clock
+        self._auth = auth
         self.max_streams = max_streams
         self.streams = 0
         self.dropped = 0
@@ -27,19 +30,26 @@ class Events:
         # is whole (device/outbuf).
         self._out = Out(1024)
 
-    async def serve(self, writer, headers, alive=None):
-        """Writes the stream on writer until the client goes or stops reading, or alive()
-        says its session ended. headers: the security headers every answer carries."""
+    def stream(self, session):
+        """What serves a stream on a writer, run by web.http once the API has let go of
+        the request. session: the UI session's cookie, whose stream keeps it alive and
+        ends with it (log out); None for a script's (Basic) stream, which lasts while its
+        client reads."""
+        return lambda writer: self.serve(writer, session)
+
+    async def serve(self, writer, session=None):
+        """Writes the stream on writer until the client goes or stops reading, or its
+        session ends."""
         self.streams += 1
         try:
             out = self._out.clear(writer)
             out.write(HEAD)
-            for k, v in headers.items():
+            for k, v in SECURITY.items():
                 out.write("%s: %s\r\n" % (k, v))
             await self._send(writer, out, b"\r\n")
             seen = -1
             status_at = None
-            while alive is None or alive():
+            while session is None or self._auth.in_session(session, self._clock()):
                 now = self._clock()
                 if status_at is None or now - status_at >= STATUS_EVERY_S * 1000:
                     status_at = now

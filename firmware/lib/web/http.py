@@ -3,7 +3,9 @@ fixed number of sockets: at most max_conns at once (over it one waits briefly fo
 slot, then gets a short 503 with Retry-After; more are closed at once), each request's
 head and body read into a bounded buffer within a deadline (Microdot's own reader grows a
 line without limit), errors answered with the API's JSON error body. Microdot routes and
-answers (loaded with the first request).
+answers: it and the applications are loaded with the first connection and let go when
+the last one closes (an event stream needs neither once it runs), so a device whose UI
+sits open keeps that heap (about 8 KB) free.
 
 Keep-alive: a TLS handshake costs the device far more than a request, so a connection
 may carry further requests while it has them, and yields its slot to a newcomer when
@@ -12,6 +14,7 @@ idle.
 import asyncio
 import sys
 
+from device.modules import forget
 from net import wait
 from web import errors
 
@@ -40,9 +43,25 @@ SECURITY = {
 }
 
 
+_SERVERS = []  # every server: their applications and Microdot are let go together
+_MICRODOT = ("web.api", "web.assets", "web.landing", "microdot.microdot", "microdot")
+_using = 0  # connections that may still need Microdot
+
+
+def _use(n):
+    global _using
+    _using += n
+    if _using == 0:
+        for s in _SERVERS:
+            s.app = None
+        for name in _MICRODOT:
+            forget(name)
+
+
 class HttpServer:
     def __init__(self, build, scheme, max_conns, keep_alive=True):
         """build(): the Microdot application, made when the first request comes."""
+        _SERVERS.append(self)
         self._build = build
         self.app = None
         self.scheme = scheme
@@ -72,18 +91,26 @@ class HttpServer:
                 raw, server_side=True, do_handshake_on_connect=False),
                 {"peername": writer.get_extra_info("peername")})
         self.connections += 1
+        _use(1)
+        using = True
         try:
             if self.active >= self.max_conns and not await self._slot(writer):
                 return
             self.active += 1
             try:
-                await self._requests(reader, writer, raw)
+                follow = await self._requests(reader, writer, raw)
+                if follow is not None:
+                    using = False
+                    _use(-1)
+                    await follow(writer)
             finally:
                 self.active -= 1
                 self._freed.set()
         except (OSError, MemoryError, asyncio.TimeoutError):
             pass  # that connection only: a reset peer, a stalled one, or no heap for it
         finally:
+            if using:
+                _use(-1)
             try:
                 writer.close()
                 await writer.wait_closed()
@@ -93,23 +120,25 @@ class HttpServer:
                 raw.close()
 
     async def _requests(self, reader, writer, raw):
+        """Answers requests until the connection is done; returns what a route left to
+        run on it without Microdot (req.g.follow(writer): the event stream), or None."""
         pending = b""
         while True:
             req, pending = await self._request(reader, writer, pending)
             if req is None:
-                return
+                return None
             self.requests += 1
             res = await req.app.dispatch_request(req)
             if res is res.already_handled:
-                return
+                return getattr(req.g, "follow", None)
             keep = self.keep_alive and _wants_keep_alive(req)
             await self._send(writer, res, keep)
             if not keep:
-                return
+                return None
             if not pending:
                 pending = await self._idle(reader, raw)
                 if not pending:
-                    return
+                    return None
 
     async def _slot(self, writer):
         """True when a slot frees up soon: an idle keep-alive connection yields its own,

@@ -1,6 +1,7 @@
 """The web service as the firmware runs it: the HTTPS API and UI, and the plain HTTP
 landing page, each bounded to its share of the socket budget. Microdot and the API are
-loaded with the first connection: a device nobody looks at keeps that heap free."""
+loaded only while a connection needs them (web/http.py): a device nobody looks at, or
+whose UI only streams, keeps that heap free."""
 from device import clock
 from net import budget, tls
 from web.auth import Auth
@@ -13,7 +14,7 @@ class Web:
         """dev: the firmware (app.App)."""
         self.dev = dev
         self.auth = Auth(dev.identity.api_password)
-        self.events = Events(dev.latest, dev.status, clock.ms, budget.EVENT_STREAMS)
+        self.events = Events(dev.latest, dev.status, clock.ms, self.auth, budget.EVENT_STREAMS)
         self.https = HttpServer(self._api, "https", budget.HTTPS_CONNECTIONS)
         self.http = HttpServer(lambda: _landing(https_port), "http", budget.HTTP_CONNECTIONS,
                                keep_alive=False)
@@ -34,7 +35,8 @@ class Web:
     def status(self, now):
         a, s, h = self.auth, self.https, self.http
         return {"https": {"connections": s.connections, "requests": s.requests,
-                          "refused": s.refused, "bad": s.bad, "active": s.active},
+                          "refused": s.refused, "bad": s.bad, "active": s.active,
+                          "api_loaded": s.app is not None},
                 "http": {"connections": h.connections, "refused": h.refused, "bad": h.bad},
                 "failed_logins": a.failed, "lockouts": a.lockouts,
                 "session": bool(a.session_until(now)), "event_streams": self.events.streams,
