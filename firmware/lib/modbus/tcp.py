@@ -100,7 +100,9 @@ class ModbusServer:
         n = 0
         framing = None
         while True:
-            got = await asyncio.wait_for(_receive(reader, view[n:]), self.idle_s)
+            # view itself when empty (the usual case): a slice is an object of the heap
+            got = await asyncio.wait_for(_receive(reader, view[n:] if n else view),
+                                         self.idle_s)
             if not got:
                 return
             n += got
