@@ -10,6 +10,9 @@ against the real firmware (issue 14): each accepts its template and reads the ri
   @3039a21010759129b7dd182df0e7e183fed28baa.
 - Victron's PRO380 community driver (Holger Steinhaus): model 0x2007 at 0x1010, serial at
   0x4000.
+- The EMpro exporter: Bouni/empro_exporter registers.py and empro.py
+  @c123466fd5f1d65db7f2176eeec142621f05e670 (one FC03 read per register; text decoded with
+  each register's bytes swapped, 32-bit values low word first).
 """
 import struct
 
@@ -176,8 +179,26 @@ def test_community_sdm630_driver_and_openwb(tmp_path):
         c.close()
 
 
-def test_identification_of_every_template_and_a_wrong_template_is_named(tmp_path):
-    with Sim(tmp_path, {"MeterType": "Inepro-PRO380"}) as sim:
+def empro_text(words):
+    """empro.py's ASCII: each register's bytes swapped, up to the first NUL."""
+    return struct.pack("<%dH" % len(words), *words).split(b"\0")[0].decode()
+
+
+def test_identification_of_every_template_and_a_wrong_template_is_named(tmp_path, ca):
+    # The EMpro, on a device with a MAC serial: as an EEM-MA370 answers the exporter.
+    ca.provision(tmp_path / "empro", "24DCC3A1B2C4")
+    with Sim(tmp_path / "empro", {"MeterType": "PhoenixContact-EMPro"}) as sim:
+        c = client(sim)
+        assert empro_text(rd(c, "holding", 300, 8)) == "EEM-MA370"  # before any telegram
+        feed(sim, c, "dsmr/v5.txt")
+        assert empro_text(rd(c, "holding", 308, 8)) == "2907983"
+        assert empro_text(rd(c, "holding", 316, 9)) == "3282154180"
+        lo, hi = rd(c, "holding", 342, 2)
+        assert hi << 16 | lo == serial_number("24DCC3A1B2C4") == 3282154180
+        assert rd(c, "input", 300, 5) == [0x4545, 0x2D4D, 0x414D, 0x3733, 0x0030]
+        assert sim.status()["modbus"]["unmapped_reads"] == 0
+        c.close()
+    with Sim(tmp_path / "pro380", {"MeterType": "Inepro-PRO380"}) as sim:
         c = client(sim)
         feed(sim, c, "dsmr/v5.txt")
         assert rd(c, "holding", 0x1010, 1) == [0x2007]

@@ -15,6 +15,9 @@ from modbus.templates import F32, S32L, TEXT, U16, U32  # noqa: E402
 
 _TYPES = {F32: "float32", S32L: "int32, low word first", U16: "uint16",
           U32: "uint32, high word first", TEXT: "ASCII"}
+# In a CDAB template (the EMpro's little-endian words): kind -> its type there.
+_TYPES_CDAB = {U32: "uint32, low word first",
+               TEXT: "ASCII, each register's first character in its low byte"}
 _PHASE = {"p": "active power L%s (W, signed), summing to the total",
           "s": "apparent power L%s (VA): the magnitude of active power L%s (power factor 1)"}
 _SOURCES = {
@@ -24,6 +27,7 @@ _SOURCES = {
     "current_sum_a": "sum of the phase currents' magnitudes (A)",
     "avg_demand_w": "average demand (W, e-MUCS `1.4.0`)",
     "serial": "serial number, from the device serial",
+    "serial_digits": "serial number as decimal text: the 32-bit serial number's digits",
 }
 _FORMS = {("voltage", "v"): "voltage %s (V)", ("current", "a"): "current %s (A, signed)",
           ("energy_import", "kwh"): "energy import %s (kWh)",
@@ -31,6 +35,8 @@ _FORMS = {("voltage", "v"): "voltage %s (V)", ("current", "a"): "current %s (A, 
           ("energy_total", "kwh"): "energy import + export %s (kWh)"}
 # What a constant register is, per template and address.
 _CONSTANTS = {
+    ("PhoenixContact-EMPro", 0x012C): "device name: `EEM-MA370`",
+    ("PhoenixContact-EMPro", 0x0134): "item number: `2907983` (EEM-MA370)",
     ("Eastron-SDM630", 0xFC02): "meter code: 112 (0x0070, SDM630 Modbus v2)",
     ("Inepro-PRO380", 0x1010): "model code: 0x2007 (PRO380-Mod)",
     ("Inepro-PRO380", 0x4009): "hardware version: 1.0",
@@ -42,8 +48,10 @@ _CONSTANTS = {
 }
 _HEADS = {
     "PhoenixContact-EMPro": "EEM-MA370/371, the default. Sources: SPEC section 4, OpenEMS "
-    "`io.openems.edge.meter.phoenixcontact`. No identification registers: no public map "
-    "of the EMpro's was found to take them from (they read 0).",
+    "`io.openems.edge.meter.phoenixcontact`; identification: Phoenix Contact's EMpro "
+    "register table (as Bouni/empro_exporter `registers.py` lists it) and its data types "
+    "(EMpro online help, user manual 109357_en_00 section 11.6). Firmware (0x0100) and "
+    "hardware (0x015A) revisions read 0: no public source gives their encoding.",
     "Eastron-SDM630": "Input registers (FC04; FC03 answers the same). Sources: the SDM630 "
     "Modbus protocol, mbmd `meters/rs485/sdm.go`, the community Victron driver "
     "(M-o-a-T/victron-meter-library `Eastron_SDM630v2.py`), openWB `modules/common/sdm.py`.",
@@ -102,9 +110,13 @@ def render():
         if any(r[1] == F32 for r in regs):
             out += ["Floats in word order %s." % ("**CDAB** (low word first)" if cdab
                                                   else "ABCD"), ""]
+        if cdab and any(r[1] in _TYPES_CDAB for r in regs):
+            out += ["Integers and text in the same little-endian words: the meter's memory "
+                    "read word by word ([modbus.md](modbus.md#templates)).", ""]
         out += ["| address | type | scale | value |", "|---|---|---|---|"]
         for addr, kind, src, scale in regs:
-            out.append("| 0x%04X | %s | %s | %s |" % (addr, _TYPES[kind],
+            out.append("| 0x%04X | %s | %s | %s |" % (addr, (cdab and _TYPES_CDAB.get(kind))
+                                                      or _TYPES[kind],
                                                       unit_note(kind, src, scale),
                                                       describe(name, addr, src, kind, scale)))
         for addr, lo, hi, start in writable:

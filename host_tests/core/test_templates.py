@@ -40,6 +40,13 @@ def test_identification_is_served_before_the_first_telegram():
     text = struct.pack(">7H", *regs((), 0x5000, 7))
     assert text.rstrip(b"\0") == b"SC0042"
     assert regs((), 0x1002, 1) == (0,) and regs((), 0xA000, 1) == (7,)
+    # The EMpro's little-endian words: Phoenix's own example, then the serial both ways.
+    registers.use("PhoenixContact-EMPro", "24DCC3A1B2C4")
+    assert regs((), 0x012C, 8) == (0x4545, 0x2D4D, 0x414D, 0x3733, 0x0030, 0, 0, 0)
+    assert struct.pack("<8H", *regs((), 0x0134, 8)).rstrip(b"\0") == b"2907983"
+    assert struct.pack("<9H", *regs((), 0x013C, 9)).rstrip(b"\0") == b"3282154180"
+    assert regs((), 0x0156, 2) == (0xB2C4, 0xC3A1)
+    assert regs((), 0x0100, 2) == (0, 0) and regs((), 0x015A, 1) == (0,)
     registers.use("PhoenixContact-EMPro", "SIM000000001")
 
 

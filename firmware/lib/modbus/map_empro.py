@@ -1,5 +1,7 @@
-"""The `PhoenixContact-EMPro` register map (EEM-MA370/371; floats in word order CDAB, as
-the real meter). How maps are written and loaded: modbus/templates.py."""
+"""The `PhoenixContact-EMPro` register map (EEM-MA370/371), in the real meter's byte order:
+little-endian words (floats and 32-bit values low word first, text with each register's
+first character in its low byte). How maps are written and loaded: modbus/templates.py;
+where the identification comes from: docs/modbus.md."""
 try:
     from micropython import const
 except ImportError:
@@ -14,6 +16,11 @@ _U32 = const(3)
 _TEXT = const(4)
 
 REGS = (
+    # Identification, as an EEM-MA370 answers it: device name, item number, serial as text
+    # (its 32-bit number in decimal) and as a number. Firmware (0x0100) and hardware
+    # (0x015A) revisions: no public source gives their encoding, so they read 0.
+    (0x012C, _TEXT, b"EEM-MA370", 8), (0x0134, _TEXT, b"2907983", 8),
+    (0x013C, _TEXT, "serial_digits", 9), (0x0156, _U32, "serial", 1),
     (0x8006, _F32, "voltage_l1_v", 1), (0x8008, _F32, "voltage_l2_v", 1),
     (0x800A, _F32, "voltage_l3_v", 1), (0x800C, _F32, "frequency", 1),
     (0x800E, _F32, "current_l1_a", 1), (0x8010, _F32, "current_l2_a", 1),

@@ -25,6 +25,8 @@ _U16 = const(2)
 _U32 = const(3)
 _TEXT = const(4)
 
+# Sources use() derives once from the device (modbus/templates), not from a reading.
+_DERIVED = ("serial", "serial_digits", "version")
 # The meters we read do not send the grid frequency; chargers expect a plausible value.
 FREQUENCY_HZ = 50.0
 _CURRENTS = ("current_l1_a", "current_l2_a", "current_l3_a")
@@ -90,10 +92,14 @@ def _pack(data, o, kind, v, scale, cdab):
     elif kind == _U16:
         struct.pack_into(">H", data, o, int(round(v * scale)) & 0xFFFF)
     elif kind == _U32:
-        struct.pack_into(">I", data, o, v & 0xFFFFFFFF)
-    else:  # TEXT
-        t = v.encode()[:2 * scale]
+        hi, lo = v >> 16 & 0xFFFF, v & 0xFFFF
+        struct.pack_into(">HH", data, o, lo if cdab else hi, hi if cdab else lo)  # cdab: EMpro
+    else:  # TEXT; cdab: each register's first character in its low byte (the EMpro)
+        t = (v.encode() if isinstance(v, str) else v)[:2 * scale]  # constants are bytes
         data[o:o + len(t)] = t
+        if cdab:
+            for i in range(o, o + len(t), 2):
+                data[i], data[i + 1] = data[i + 1], data[i]
 
 
 def _size(item):
@@ -171,6 +177,8 @@ def use(template=DEFAULT, serial=None):
         a, kind, src, scale = item
         if src == "serial":
             src = serial if kind == _TEXT else serial_number(serial)
+        elif src == "serial_digits":  # the 32-bit serial number as text (the EMpro's)
+            src = str(serial_number(serial))
         elif src == "version":  # in the meter's form: the EM24's, or a float x.yy
             src = v[0] << 12 | v[1] << 8 | v[2] if kind == _U16 else v[0] + v[1] / 100
         elif isinstance(src, str):
@@ -180,7 +188,7 @@ def use(template=DEFAULT, serial=None):
     _lay[_SERIAL] = serial
     _lay[_CDAB] = cdab
     _lay[_VALUES] = tuple((b[0], tuple(b[1]), b[2]) for b in _blocks(
-        x for x in regs if isinstance(x[2], str) and x[2] != "serial" and x[2] != "version"))
+        x for x in regs if isinstance(x[2], str) and x[2] not in _DERIVED))
     _lay[_FIXED] = tuple((b[0], _fill(b, None, (), cdab)) for b in _blocks(fixed))
     _lay[_WRITABLE] = writable
     _lay[_WRITTEN] = [w[3] for w in writable]

@@ -5,9 +5,12 @@ generated from them by tools/regdoc.py; a test keeps the two equal).
 A map module holds constant tuples only (in flash when frozen): REGS, each register
 (address, type, source, scale), source a reading key, a value derived in registers.py
 ("p1".."p3", "s1".."s3", "s", "frequency", "current_sum_a", "energy_total*", "serial",
-"version") or a constant; CDAB, the float word order; WRITABLE, the registers a client
-may write with FC06: (address, lowest, highest, value at start). Where each map comes
-from (the real meters' manuals and the clients that read them): docs/modbus.md.
+"serial_digits", "version") or a constant (text as bytes); CDAB, the meter's word order:
+True for a meter that sends its little-endian memory word by word (the EMpro), F32 and
+U32 low word first and TEXT with each register's first character in its low byte;
+WRITABLE, the registers a client may write with FC06: (address, lowest, highest, value at
+start). Where each map comes from (the real meters' manuals and the clients that read
+them): docs/modbus.md.
 """
 from device.modules import forget
 
@@ -19,7 +22,7 @@ except ImportError:
 F32 = const(0)  # IEEE 754 float, two registers (word order per template)
 S32L = const(1)  # signed 32-bit integer of value * scale, low word first
 U16 = const(2)  # unsigned 16-bit integer of value * scale
-U32 = const(3)  # unsigned 32-bit integer, high word first
+U32 = const(3)  # unsigned 32-bit integer, high word first (CDAB: low word first)
 TEXT = const(4)  # ASCII, two characters a register, scale = registers, NUL-padded
 
 # The order is each template's code in the RS485 configuration block: append only.
