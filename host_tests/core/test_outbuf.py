@@ -40,3 +40,22 @@ def test_json_of_a_reading_with_raw_objects():
     assert json.loads(text) == {"power_w": r["power_w"], "mbus": r["mbus"],
                                 "raw": {"1-0:1.7.0": "00.193*kW"}}
     assert reading.to_json({}, ()) == "{}"
+
+
+def test_single_precision_floats_in_the_fewest_digits_that_read_back():
+    """The ESP32's floats, emulated: struct rounds to single precision on both
+    interpreters."""
+    import struct
+
+    def f32(x):
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+
+    for text in ("230.1", "12345.678", "0.193", "1.5", "-2601.5", "7.8e-05"):
+        assert reading.float_text(f32(float(text)), f32) == text
+    assert reading.float_text(f32(54321.123), f32) == "54321.12"  # what single holds
+    for i in range(1, 2000):
+        v = f32(i * 7.919)
+        s = reading.float_text(v, f32)
+        assert f32(float(s)) == v
+        shorter = [f % v for f in ("%.6g", "%.7g", "%.8g") if len(f % v) < len(s)]
+        assert all(f32(float(t)) != v for t in shorter)

@@ -30,6 +30,21 @@ PHASE_VOLTAGE = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
 PHASE_CURRENT = ("current_l1_a", "current_l2_a", "current_l3_a")
 
 _TEMPLATE = dict.fromkeys(KEYS)
+# The ESP32's floats have 24 bits (about 7 digits); the unix port's and CPython's 53.
+_SINGLE = 1.0 + 1e-9 == 1.0
+_DIGITS = ("%.6g", "%.7g", "%.8g")
+
+
+def float_text(v, single):
+    """A single-precision float in the fewest digits that read back as the same float
+    (230.1, not 230.100006; 12345.678, not 12345.68). single(x): x rounded to single
+    precision (float itself on the ESP32). With doubles "%.15g" does it: MicroPython's
+    repr is not always the shortest round trip, and 15 digits agree."""
+    for f in _DIGITS:
+        s = f % v
+        if single(float(s)) == v:
+            return s
+    return "%.9g" % v
 
 
 def new():
@@ -76,8 +91,7 @@ def _write(w, v):
         _write_map(w, v, PEAK_KEYS if "month_ts" in v else
                    MBUS_KEYS if "channel" in v else sorted(v))
     elif isinstance(v, float):
-        # MicroPython's repr is not always the shortest round trip; 15 digits agree.
-        s = "%.15g" % v
+        s = float_text(v, float) if _SINGLE else "%.15g" % v
         w(s if "." in s or "e" in s else s + ".0")
     else:
         w(json.dumps(v))

@@ -175,13 +175,15 @@ def use(template=DEFAULT, serial=None):
     fixed = []
     for item in regs:
         a, kind, src, scale = item
-        if src == "serial":
+        if not isinstance(src, str):  # a constant (text ones are bytes)
+            pass
+        elif src == "serial":
             src = serial if kind == _TEXT else serial_number(serial)
         elif src == "serial_digits":  # the 32-bit serial number as text (the EMpro's)
             src = str(serial_number(serial))
         elif src == "version":  # in the meter's form: the EM24's, or a float x.yy
             src = v[0] << 12 | v[1] << 8 | v[2] if kind == _U16 else v[0] + v[1] / 100
-        elif isinstance(src, str):
+        else:
             continue
         fixed.append((a, kind, src, scale))
     _lay[_NAME] = template
