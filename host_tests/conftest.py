@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 
 import pytest
@@ -23,3 +24,17 @@ def broker(tmp_path, ca):
     b = Broker(tmp_path / "broker", ca)
     yield b
     b.close()
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    """(device end, master end) of a socat pseudo-terminal pair: an RS485 bus on the host."""
+    from simfw import wait_until
+
+    a, b = str(tmp_path / "rs485-device"), str(tmp_path / "rs485-master")
+    proc = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b])
+    wait_until(lambda: (tmp_path / "rs485-master").exists() and
+               (tmp_path / "rs485-device").exists(), timeout=10)
+    yield a, b
+    proc.terminate()
+    proc.wait(5)

@@ -5,9 +5,7 @@ TCP port read the way evcc reads an Eastron meter behind an Ethernet-RS485 adapt
 A pty refuses parity: both ends run 8N1, and the parity setting is checked in the UART
 line the ESP32 driver would apply (status rs485.uart)."""
 import struct
-import subprocess
 
-import pytest
 import serial
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.framer import FramerType
@@ -18,17 +16,6 @@ from support import corpus, parse_one
 
 CODES = {"PhoenixContact-EMPro": 0, "Eastron-SDM630": 1, "Inepro-PRO380": 2}
 BASE = 0xE000
-
-
-@pytest.fixture
-def pty_pair(tmp_path):
-    a, b = str(tmp_path / "rs485-device"), str(tmp_path / "rs485-master")
-    proc = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b])
-    wait_until(lambda: (tmp_path / "rs485-master").exists() and
-               (tmp_path / "rs485-device").exists(), timeout=10)
-    yield a, b
-    proc.terminate()
-    proc.wait(5)
 
 
 def crc(data):

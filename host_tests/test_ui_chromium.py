@@ -115,9 +115,13 @@ class Page:
 
 
 @pytest.fixture
-def device(tmp_path):
+def device(tmp_path, request):
+    """The sim; parametrized with "rs485" (indirect), a P1MB's: its RTU slave on a pty."""
+    args = []
+    if getattr(request, "param", None) == "rs485":
+        args = ["--rs485", request.getfixturevalue("pty_pair")[0]]
     flash = tmp_path / "flash"
-    with Sim(flash) as s:
+    with Sim(flash, args=args) as s:
         s.flash = flash
         s.client = Client(s, flash)
         s.pw = password(flash)
@@ -205,6 +209,7 @@ def test_log_in_see_live_values_save_settings_and_log_out(device, browser):
     # MQTT: the device's field error shown beside the field, nothing saved.
     p.tab("settings")
     p.wait(lambda: p.field("mqtt", "MQTT.Site").get_attribute("value") == "unknown-site")
+    assert not p.el("#f-rs485").is_displayed()  # the sim without --rs485 has no RS485 slave
     p.field("mqtt", "MQTT.Enabled").click()
     p.type("mqtt", "MQTT.Broker", "mqtt://broker.lan")
     assert "MQTT.Broker" in p.save("mqtt")
@@ -340,3 +345,31 @@ def test_language_follows_the_browser(device, browser):
         p.wait(lambda b=button, want=login: b.text == want)
         assert p.d.execute_script("return document.documentElement.lang") == html
         assert p.el("nav button[data-tab=settings]").get_attribute("textContent") == tab
+
+
+@pytest.mark.parametrize("device", ["rs485"], indirect=True)
+def test_the_rs485_settings_of_a_p1mb(device, browser):
+    """Only a board with the RS485 slave shows them; a bad address is named and changes
+    nothing; the new settings apply after a reboot, as the answer says."""
+    p = browser()
+    p.open()
+    p.login(device.pw)
+    p.shown("#ui")
+    p.tab("settings")
+    p.shown("#f-rs485")
+    baud, parity = Select(p.field("rs485", "RS485.Baud")), Select(p.field("rs485", "RS485.Parity"))
+    p.wait(lambda: p.field("rs485", "RS485.Address").get_attribute("value") == "16")
+    assert baud.first_selected_option.text == "9600"
+    assert parity.first_selected_option.text == "8E1"
+    before = stored(device)
+    p.type("rs485", "RS485.Address", "300")
+    assert "RS485.Address" in p.save("rs485")
+    assert p.el("#f-rs485 [name='RS485.Address'] ~ .err").is_displayed()
+    assert stored(device) == before
+    p.type("rs485", "RS485.Address", "33")
+    baud.select_by_value("19200")
+    parity.select_by_value("N")
+    assert p.save("rs485") == "Saved. Takes effect after a reboot: RS485."
+    assert api(device, "GET", "/api/v1/config")[1]["RS485"] == {
+        "Address": 33, "Baud": 19200, "Parity": "N"}
+    p.shot("settings-rs485")

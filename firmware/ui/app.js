@@ -44,7 +44,8 @@ const L = {
     SSID: "Network name (SSID)", Enabled: "Enabled", Broker: "Broker (mqtts://host:port)",
     Username: "Username", Site: "Site", HomeAssistant: "Home Assistant discovery",
     MeterType: "Register template", StaleAfter: "Stale after (s)",
-    IdleTimeout: "Idle timeout (s)",
+    IdleTimeout: "Idle timeout (s)", Address: "Modbus address (1–247)", Baud: "Baud rate",
+    Parity: "Data bits, parity, stop bits",
   },
   nl: {
     login: "Inloggen", Password: "Wachtwoord", logout: "Uitloggen", status: "Status",
@@ -87,6 +88,7 @@ const L = {
     Broker: "Broker (mqtts://host:poort)", Username: "Gebruikersnaam", Site: "Locatie",
     HomeAssistant: "Home Assistant-detectie", MeterType: "Registersjabloon",
     StaleAfter: "Verouderd na (s)", IdleTimeout: "Time-out bij inactiviteit (s)",
+    Address: "Modbus-adres (1–247)", Baud: "Baudrate", Parity: "Databits, pariteit, stopbits",
   },
   fr: {
     login: "Connexion", Password: "Mot de passe", logout: "Déconnexion", status: "État",
@@ -131,7 +133,8 @@ const L = {
     SSID: "Nom du réseau (SSID)", Enabled: "Activé", Broker: "Broker (mqtts://hôte:port)",
     Username: "Utilisateur", Site: "Site", HomeAssistant: "Découverte Home Assistant",
     MeterType: "Modèle de registres", StaleAfter: "Périmé après (s)",
-    IdleTimeout: "Délai d’inactivité (s)",
+    IdleTimeout: "Délai d’inactivité (s)", Address: "Adresse Modbus (1–247)",
+    Baud: "Débit (bauds)", Parity: "Bits de données, parité, bits d’arrêt",
   },
 };
 const lang = (navigator.languages || [navigator.language || "en"])
@@ -355,6 +358,7 @@ function status(s) {
   const w = (s.config_errors || []).concat(s.web && s.web.error ? [s.web.error] : []);
   $("warn").hidden = !w.length;
   $("warn").textContent = w.length ? t("cfgErr", w.join("; ")) : "";
+  $("f-rs485").hidden = !s.rs485;
   const mb = s.modbus || {};
   rows($("mbstat"), [["clients", fmt(mb.clients)], ["requests", fmt(mb.requests)],
     ["exceptions", fmt(mb.exceptions)], ["MeterType", fmt(mb.template)],
@@ -425,20 +429,24 @@ const FORMS = {
   modbus: [["MeterType", ["PhoenixContact-EMPro", "Eastron-SDM630", "Inepro-PRO380",
     "CarloGavazzi-EM24"]],
     ["Modbus.StaleAfter", "num"], ["Modbus.IdleTimeout", "num"]],
+  // shown on boards with the RS485 slave (P1MB / A1MB) only: status rs485 is not null
+  rs485: [["RS485.Address", "num"],
+    ["RS485.Baud", [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]],
+    ["RS485.Parity", ["N", "E", "O"], ["8N1", "8E1", "8O1"]]],
 };
 const get = (o, path) => path.split(".").reduce((x, k) => x && x[k], o);
 
 function buildForm(name) {
   const f = $("f-" + name);
   let box = f;
-  for (const [path, kind] of FORMS[name]) {
+  for (const [path, kind, labels] of FORMS[name]) {
     if (path[0] === "#") { // a sub-section (Ethernet, WiFi)
       box = f.appendChild(h("fieldset", {}, h("legend", {}, path.slice(1))));
       continue;
     }
     const key = path.split(".").pop();
     const input = Array.isArray(kind) ?
-      h("select", {}, ...kind.map((v) => h("option", {value: v}, v))) :
+      h("select", {}, ...kind.map((v, i) => h("option", {value: v}, labels ? labels[i] : v))) :
       h("input", {type: {chk: "checkbox", num: "number", pw: "password"}[kind] || "text",
         autocomplete: "off", spellcheck: false});
     input.name = path;
@@ -497,7 +505,7 @@ function collect(name) {
     const el = f.elements[path];
     if (!el) continue;
     // Numbers go as numbers when they are; anything else as typed, for the device to judge.
-    const v = kind === "chk" ? el.checked :
+    const v = kind === "chk" ? el.checked : Array.isArray(kind) && typeof kind[0] === "number" ||
       kind === "num" && /^\d+$/.test(el.value.trim()) ? +el.value : el.value;
     const keys = path.split("."), last = keys.pop();
     keys.reduce((o, k) => (o[k] = o[k] || {}), out)[last] = v;
