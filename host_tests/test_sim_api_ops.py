@@ -42,6 +42,14 @@ def test_template_change_is_visible_over_modbus_at_once(tmp_path):
         assert c.json("GET", "/api/v1/status")[1]["modbus"]["template"] == "Eastron-SDM630"
 
 
+def test_template_change_before_the_first_telegram_changes_the_identification(tmp_path):
+    with Sim(tmp_path / "flash") as sim:  # no meter connected
+        c = Client(sim, tmp_path / "flash")
+        assert read_regs(sim.modbus_port, 0xFC02, 1) == (0,)  # the EMpro has nothing there
+        assert c.json("PATCH", "/api/v1/config", {"MeterType": "Eastron-SDM630"})[0] == 200
+        assert read_regs(sim.modbus_port, 0xFC02, 1) == (0x0070,)  # SDM630's meter code
+
+
 def test_a_new_broker_takes_over_without_a_reboot(tmp_path, ca, broker):
     ca.provision(tmp_path / "flash", "SCMOVE")
     other = Broker(tmp_path / "other", ca)

@@ -17,6 +17,7 @@ against the real firmware (issue 14): each accepts its template and reads the ri
 import struct
 
 from pymodbus.client import ModbusTcpClient
+from pymodbus.framer import FramerType
 
 from modbus.registers import serial_number
 from simfw import Sim, metersim
@@ -134,6 +135,11 @@ def test_victron_gx_detects_the_em24_and_reads_it(tmp_path):
         # Outside its range the register is refused, as the real meter does.
         rr = c.write_register(0xA000, 9, device_id=1)
         assert rr.isError() and rr.exception_code == 3
+        # The same write in RTU framing on the same port (behind an Ethernet-RS485 adapter).
+        rtu = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, framer=FramerType.RTU)
+        assert not rtu.write_register(0xA000, 0, device_id=1).isError()
+        assert rd(c, "holding", 0xA000, 1) == [0]
+        rtu.close()
         assert sim.status()["modbus"]["unmapped_reads"] == 0
         c.close()
 

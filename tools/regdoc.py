@@ -87,7 +87,7 @@ def describe(name, addr, src, kind, scale):
     raise ValueError("no description for %s" % src)
 
 
-def unit_note(kind, src, scale):
+def unit_note(kind, scale):
     if kind == TEXT:
         return "%d registers" % scale
     if scale == 1 or kind == U32:
@@ -117,7 +117,7 @@ def render():
         for addr, kind, src, scale in regs:
             out.append("| 0x%04X | %s | %s | %s |" % (addr, (cdab and _TYPES_CDAB.get(kind))
                                                       or _TYPES[kind],
-                                                      unit_note(kind, src, scale),
+                                                      unit_note(kind, scale),
                                                       describe(name, addr, src, kind, scale)))
         for addr, lo, hi, start in writable:
             out.append("| 0x%04X | uint16 | | writable (FC06) %d..%d, %d at start: the EM24's "

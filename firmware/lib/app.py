@@ -34,9 +34,6 @@ class App:
 
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
-        rs485 = getattr(board, "RS485_DEFAULTS", None)  # an A1MB's differ from the P1MB's
-        if rs485:
-            config.DEFAULTS["RS485"].update(rs485)
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         registers.use(self.config["MeterType"], self.identity.serial)
@@ -199,8 +196,11 @@ class App:
         old, self.config = self.config, new
         self.config_errors = []
         self.meter.template = new["MeterType"]
-        if new["MeterType"] != old["MeterType"] and self.latest.reading is not None:
-            self.latest.image = registers.build_image(self.latest.reading, new["MeterType"])
+        if new["MeterType"] != old["MeterType"]:
+            registers.use(new["MeterType"])  # identification before the first telegram too
+            if self.latest.reading is not None:
+                self.latest.image = registers.build_image(self.latest.reading,
+                                                          new["MeterType"])
         self.latest.limit_ms = new["Modbus"]["StaleAfter"] * 1000
         self.modbus.idle_s = new["Modbus"]["IdleTimeout"]
         if new["MQTT"] != old["MQTT"]:

@@ -29,7 +29,7 @@ DEFAULTS = {
     # seconds of silence before a Modbus client is disconnected.
     "Modbus": {"StaleAfter": 30, "IdleTimeout": 60},
     # The RS485 Modbus RTU slave (P1MB / A1MB boards), applied at the next start: the
-    # P1MB's defaults; an A1MB board's RS485_DEFAULTS replace them (app.py).
+    # P1MB's defaults (an A1MB's, address 2 and 8N1, come with its board).
     "RS485": {"Address": 16, "Baud": 9600, "Parity": "E"},
 }
 

@@ -32,7 +32,10 @@ class Rs485Port:
 
     async def readinto(self, buf):
         """Waits for the first bytes of a frame; returns how many it put in buf."""
-        return await self._stream.readinto(buf) or 0
+        while True:
+            n = await self._stream.readinto(buf)
+            if n is not None:  # None: woken with nothing to read after all (tcp._receive)
+                return n
 
     def take(self, buf, n):
         """The bytes that arrived meanwhile, into buf[n:], without waiting."""

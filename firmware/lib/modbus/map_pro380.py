@@ -5,13 +5,11 @@ try:
 except ImportError:
     const = int
 
-# The type codes of modbus/templates, private: inlined, so every tuple below is a constant
-# (in flash when frozen).
+# The type codes of modbus/templates this map uses, private: inlined, so every tuple
+# below is a constant (in flash when frozen).
 _F32 = const(0)
-_S32L = const(1)
 _U16 = const(2)
 _U32 = const(3)
-_TEXT = const(4)
 
 REGS = (
     (0x1010, _U16, 0x2007, 1),  # model code: PRO380-Mod

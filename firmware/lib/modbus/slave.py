@@ -145,8 +145,11 @@ class RtuSlave:
     async def _lights(self):
         state = BusLeds()
         latest = self._latest
+        shown = None
         while True:
             now = self._clock()
             self.leds = state.update(now, latest.fresh(now), self._refused(), self.requests)
-            self._leds.show(self.leds)
+            if self.leds != shown:  # the pins only when a LED changes: most ticks none does
+                shown = self.leds
+                self._leds.show(shown)
             await _sleep_ms(_LED_MS)

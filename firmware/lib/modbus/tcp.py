@@ -142,7 +142,8 @@ class ModbusServer:
         """The RTU answer to the checked frame buf[i:i+k] in out; returns its length.
         Every address is answered, as the unit id of MBAP."""
         latest = self._latest
-        m = rtu.answer(buf, i, k, latest.image, latest.fresh(self._clock()), out)
+        m = rtu.answer(buf, i, k, latest.image, latest.fresh(self._clock()), out,
+                       registers.write)
         self.requests += 1
         failed = out[1] & 0x80
         if failed:
