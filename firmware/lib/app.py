@@ -50,11 +50,13 @@ class App:
         self.modbus = ModbusServer(self.latest, clock.ms, mb["IdleTimeout"],
                                    budget.MODBUS_CLIENTS)
         self.web = Web(self, board.HTTPS_PORT)
+        serial = self.identity.serial
+        hostname = "smart-connect-" + serial.lower()  # DHCP's and mDNS's: one name
         self.mdns = None
         if board.MDNS:
             from net import mdns_task
 
-            self.mdns = mdns_task.device(self.identity.serial, board.HTTPS_PORT, clock.ms)
+            self.mdns = mdns_task.device(hostname, serial, board.HTTPS_PORT, clock.ms)
         self.rtu = None
         port = board.rs485() if hasattr(board, "rs485") else None
         if port is not None:  # the P1MB / A1MB class
@@ -68,9 +70,8 @@ class App:
         self.watchdog = board.watchdog()
         self.heap_peak = 0
         self.panel = Panel(board.button(), board.led(), now)
-        serial = self.identity.serial
         self.net = Network(self.config, board.network(
-            "smart-connect-" + serial.lower(), "SC-" + serial, self.identity.ap_key), now)
+            hostname, "SC-" + serial, self.identity.ap_key), now)
         self.internet = None  # docs/network.md: the last exchange beyond the LAN worked
 
     async def run(self):

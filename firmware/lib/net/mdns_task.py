@@ -55,9 +55,9 @@ def open_socket(ip):
     return s
 
 
-def device(serial, https_port, ms):
+def device(hostname, serial, https_port, ms):
     """The task for this device: its names, its _http._tcp service on the HTTPS port."""
-    r = mdns.Responder("smart-connect-%s.local" % serial.lower(), "smart-connect.local",
+    r = mdns.Responder(hostname + ".local", "smart-connect.local",
                        "Smart Connect " + serial, "_http._tcp.local", https_port,
                        (("serial", serial), ("product", "Smart Connect"), ("path", "/api/v1")))
     return MdnsTask(r, ms)
@@ -95,11 +95,11 @@ class MdnsTask:
                     r.restart(now)
             wait = r.next_ms(now)
             wait = _IDLE_MS if wait is None else min(wait, _IDLE_MS)
-            if self._sock is None:
-                await asyncio.sleep(wait / 1000)
+            if self._sock is None:  # ints, not seconds: no float allocated at every wake
+                await asyncio.sleep_ms(wait)
                 continue
             try:
-                await asyncio.wait_for(readable(self._sock), wait / 1000)
+                await asyncio.wait_for_ms(readable(self._sock), wait)
             except asyncio.TimeoutError:
                 continue
             self._read()

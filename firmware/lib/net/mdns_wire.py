@@ -2,6 +2,8 @@
 reading of datagrams from the LAN, where anyone may send anything. Reading never raises
 and decodes no names: names are compared in place with ours (same_name), so a datagram
 costs a few small tuples whatever it holds; at most LIMIT questions or records are read."""
+import struct
+
 A, PTR, TXT, SRV, ANY = 1, 12, 16, 33, 255
 IN = 1
 TOP = 0x8000  # cache-flush in a response record's class, unicast-response in a question's
@@ -68,8 +70,8 @@ def name(text):
 def record(owner, rtype, ttl, rdata, flush=True):
     """One resource record; owner already encoded. flush: the cache-flush bit, set on
     records only this device has (RFC 6762 section 10.2)."""
-    return owner + bytes((rtype >> 8, rtype & 0xFF, (TOP >> 8 if flush else 0), IN)) + \
-        ttl.to_bytes(4, "big") + len(rdata).to_bytes(2, "big") + rdata
+    return b"".join((owner, struct.pack(">HHIH", rtype, TOP | IN if flush else IN, ttl,
+                                        len(rdata)), rdata))  # one copy, not four
 
 
 def txt(pairs):
@@ -88,11 +90,11 @@ def srv(port, target):
 def packet(qid, flags, questions, answers, authority=(), additional=(), qd=None):
     """A whole packet; questions: encoded question entries (name + type + class), or
     the question section of a query as it came with qd, its count."""
-    return b"".join([qid.to_bytes(2, "big"), flags.to_bytes(2, "big"),
-                     (len(questions) if qd is None else qd).to_bytes(2, "big"),
-                     len(answers).to_bytes(2, "big"),
-                     len(authority).to_bytes(2, "big"), len(additional).to_bytes(2, "big")] +
-                    list(questions) + list(answers) + list(authority) + list(additional))
+    parts = [struct.pack(">6H", qid, flags, len(questions) if qd is None else qd,
+                         len(answers), len(authority), len(additional))]
+    for section in (questions, answers, authority, additional):
+        parts.extend(section)
+    return b"".join(parts)
 
 
 def question(owner, qtype, unicast=False):
