@@ -302,7 +302,8 @@ class App:
                        "board": board.NAME, "time": self.wall.now(now),
                        "uptime_s": (now - self.started) // 1000,
                        "reset_cause": board.reset_cause()},
-            "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak},
+            "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak,
+                     "refused": dict(self.web.refused)},
             "config_errors": self.config_errors,
             "rs485": self.rtu.status() if self.rtu else None,
         }

@@ -11,6 +11,7 @@ from microdot.microdot import Microdot, Response
 
 from device import schema
 from web import errors
+from web.answer import Json
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _CHANGES = ("POST", "PATCH", "DELETE")
@@ -18,7 +19,8 @@ _NOW = ("MeterType", "Modbus", "MQTT")  # applied at once; the rest after a rebo
 
 
 def _json(data, status=200):
-    return Response(json.dumps(data), status, JSON)
+    """data: the value, or a function giving it as the answer is written (web/answer)."""
+    return Response(Json(data), status, JSON)
 
 
 def _foreign(req):
@@ -44,6 +46,7 @@ def _csrf():
 def build(dev, auth, events, assets, clock):
     """The application. assets: {path: (content type, gzip bytes)} of the UI."""
     app = Microdot()
+    errors.on_short_heap(app)
 
     @app.before_request
     async def guard(req):
@@ -118,7 +121,7 @@ def build(dev, auth, events, assets, clock):
                 headers={"X-SC-Session-Ends-In": str(left)}, extra={"ends_in_s": left})
         h = dict(JSON)
         h["Set-Cookie"] = "sc_session=%s; Path=/; Secure; HttpOnly; SameSite=Strict" % token
-        return Response(json.dumps({"idle_timeout_s": 600}), 200, h)
+        return Response(Json({"idle_timeout_s": 600}), 200, h)
 
     @app.delete("/api/v1/session")
     async def logout(req):
@@ -128,7 +131,7 @@ def build(dev, auth, events, assets, clock):
 
     @app.get("/api/v1/config")
     async def get_config(req):
-        return _json(schema.masked(dev.config))
+        return _json(lambda: schema.masked(dev.config))
 
     @app.patch("/api/v1/config")
     async def patch_config(req):
@@ -147,11 +150,11 @@ def build(dev, auth, events, assets, clock):
 
     @app.get("/api/v1/status")
     async def status(req):
-        return _json(dev.status())
+        return _json(dev.status)
 
     @app.get("/api/v1/modbus/requests")
     async def modbus_requests(req):
-        return _json(dev.modbus.log.entries())
+        return _json(dev.modbus.log.entries)
 
     @app.get("/api/v1/firmware")
     async def firmware(req):

@@ -1,5 +1,5 @@
 """The API's one error shape: {"error": "<area>:<code>", "field": ..., "reason": ...}."""
-import json
+from web.answer import SHORT, Json
 
 REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
            401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -18,7 +18,19 @@ def response(status, code, reason, field=None, headers=None, extra=None):
     body = {"error": code, "field": field, "reason": reason}
     if extra:
         body.update(extra)
-    return Response(json.dumps(body), status, h)
+    return Response(Json(body), status, h)
+
+
+def on_short_heap(app):
+    """A MemoryError in a route is answered 503 with Retry-After (web/http.py counts it),
+    not Microdot's 500: the client should try again, not report a fault."""
+
+    @app.errorhandler(MemoryError)
+    async def short(req, exc):
+        from microdot.microdot import Response
+
+        return Response(SHORT, 503, {"Content-Type": "application/json",
+                                     "Cache-Control": "no-store", "Retry-After": "1"})
 
 
 def client(peername):

@@ -4,9 +4,8 @@ meter loop and the other services never wait for a browser."""
 import asyncio
 import json
 
-from device.outbuf import Out
 from meter import reading
-from web.http import SECURITY
+from web.answer import SECURITY
 
 STATUS_EVERY_S = 5
 SEND_TIMEOUT_S = 5
@@ -16,9 +15,10 @@ HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n"
 
 
 class Events:
-    def __init__(self, latest, status, clock, auth, max_streams=2):
+    def __init__(self, latest, status, clock, auth, out, max_streams=2):
         """status(): the status dict to send; clock(): milliseconds; auth: web.auth.Auth,
-        whose UI session a stream may belong to."""
+        whose UI session a stream may belong to; out: the web service's output buffer
+        (device/outbuf), which every stream's messages are written through."""
         self.latest = latest
         self._status = status
         self._clock = clock
@@ -26,9 +26,7 @@ class Events:
         self.max_streams = max_streams
         self.streams = 0
         self.dropped = 0
-        # Every stream's messages are written through this, taken now while the heap
-        # is whole (device/outbuf).
-        self._out = Out(1024)
+        self._out = out
 
     def stream(self, session):
         """What serves a stream on a writer, run by web.http once the API has let go of
@@ -44,8 +42,7 @@ class Events:
         try:
             out = self._out.clear(writer)
             out.write(HEAD)
-            for k, v in SECURITY.items():
-                out.write("%s: %s\r\n" % (k, v))
+            out.write(SECURITY)
             await self._send(writer, out, b"\r\n")
             seen = -1
             status_at = None

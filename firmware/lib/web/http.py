@@ -10,13 +10,16 @@ sits open keeps that heap (about 8 KB) free.
 Keep-alive: a TLS handshake costs the device far more than a request, so a connection
 may carry further requests while it has them, and yields its slot to a newcomer when
 idle.
+
+A request the heap is short for is answered 503 with Retry-After and counted per route
+(refused, the status's heap.refused), never 500: the client tries again.
 """
 import asyncio
 import sys
 
 from device.modules import forget
 from net import wait
-from web import errors
+from web import answer, errors
 
 HEAD_MAX = 2048  # request line and headers
 BODY_MAX = 2048
@@ -26,21 +29,11 @@ DEADLINE_S = 10  # for a whole request to arrive once it has begun
 GRACE_S = 0.5  # a connection over the limit waits this long for a slot
 KEEP_ALIVE_S = 10  # an idle connection waits this long for its next request
 _IDLE_STEP_S = 0.2  # how soon an idle connection notices a newcomer waiting for its slot
-_GATHER = 1536  # an answer's head and a small body are sent in one piece
 # Reads ask for at most this much: a stream read takes a block of the size asked for,
 # and an idle connection asks every _IDLE_STEP_S; 2 KB blocks are what a fragmented
 # device heap runs out of first.
 _CHUNK = 512
 _WRAP = sys.implementation.name == "micropython"  # TLS wrapped per connection (_serve)
-# Every answer, the event stream's too.
-SECURITY = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 _SERVERS = []  # every server: their applications and Microdot are let go together
@@ -59,10 +52,14 @@ def _use(n):
 
 
 class HttpServer:
-    def __init__(self, build, scheme, max_conns, keep_alive=True):
-        """build(): the Microdot application, made when the first request comes."""
+    def __init__(self, build, scheme, max_conns, out, refused, keep_alive=True):
+        """build(): the Microdot application, made when the first request comes; out:
+        the output buffer answers are written through (device/outbuf, shared); refused:
+        {route: requests answered 503 for a short heap}, shared by the servers."""
         _SERVERS.append(self)
         self._build = build
+        self.out = out
+        self.short = refused
         self.app = None
         self.scheme = scheme
         self.max_conns = max_conns
@@ -124,15 +121,24 @@ class HttpServer:
         run on it without Microdot (req.g.follow(writer): the event stream), or None."""
         pending = b""
         while True:
-            req, pending = await self._request(reader, writer, pending)
+            try:
+                req, pending = await self._request(reader, writer, pending)
+            except MemoryError:  # how much of it was read is unknown: close after
+                await self._short(writer, "request", False)
+                return None
             if req is None:
                 return None
             self.requests += 1
-            res = await req.app.dispatch_request(req)
-            if res is res.already_handled:
-                return getattr(req.g, "follow", None)
             keep = self.keep_alive and _wants_keep_alive(req)
-            await self._send(writer, res, keep)
+            try:
+                res = await req.app.dispatch_request(req)
+                if res is res.already_handled:
+                    return getattr(req.g, "follow", None)
+                if res.body is answer.SHORT:  # errors.short: Microdot met it
+                    self._count(_route(req))
+                await self._send(writer, res, keep)
+            except MemoryError:  # nothing of the answer went out yet
+                await self._short(writer, _route(req), keep)
             if not keep:
                 return None
             if not pending:
@@ -183,15 +189,16 @@ class HttpServer:
         return b""
 
     async def _send(self, writer, res, keep=False):
-        for k, v in SECURITY.items():
-            if k not in res.headers:
-                res.headers[k] = v
-        res.headers["Connection"] = "keep-alive" if keep else "close"
-        if res.reason is None:
-            res.reason = errors.REASONS.get(res.status_code)
-        out = _Out(writer)
-        await asyncio.wait_for(res.write(out), DEADLINE_S)
-        await asyncio.wait_for(out.flush(), DEADLINE_S)
+        reason = res.reason or errors.REASONS.get(res.status_code, "")
+        await asyncio.wait_for(answer.send(writer, self.out, res, reason, keep,
+                                           res.is_head), DEADLINE_S)
+
+    async def _short(self, writer, route, keep):
+        self._count(route)
+        await asyncio.wait_for(answer.short(writer, self.out, keep), DEADLINE_S)
+
+    def _count(self, route):
+        self.short[route] = self.short.get(route, 0) + 1
 
     async def _request(self, reader, writer, pending):
         """(Request, bytes of the next one already read), or (None, b"") after answering
@@ -212,6 +219,12 @@ class HttpServer:
         self.bad += 1
         await self._send(writer, errors.response(*err))
         return None, b""
+
+
+def _route(req):
+    """The key a refused request is counted under: its path if a route took it (the
+    API's paths are fixed), else "other" (the keys stay few whatever clients send)."""
+    return req.path if getattr(req, "route", None) is not None else "other"
 
 
 def _wants_keep_alive(req):
@@ -290,32 +303,3 @@ def _parse(server, head, body, reader, writer):
     return Request(server.app, writer.get_extra_info("peername"), method, url,
                    version[5:], headers, body=body, sock=(reader, writer),
                    scheme=server.scheme)
-
-
-class _Out:
-    """The writer as Microdot's Response.write wants it (awrite), on both interpreters.
-    Microdot writes the status line and each header apart: sent one by one, small
-    segments wait for the client's delayed acknowledgement (40 ms each time on Linux)
-    and each becomes a TLS record of its own. So small pieces are gathered and sent
-    together; a large body goes out as it is."""
-
-    def __init__(self, writer):
-        self.w = writer
-        self.parts = []
-        self.size = 0
-
-    async def awrite(self, data):
-        if self.size + len(data) <= _GATHER:
-            self.parts.append(data)
-            self.size += len(data)
-            return
-        await self.flush()
-        self.w.write(data)
-        await self.w.drain()
-
-    async def flush(self):
-        if self.parts:
-            self.w.write(b"".join(self.parts))
-            self.parts = []
-            self.size = 0
-            await self.w.drain()

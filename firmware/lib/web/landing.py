@@ -21,6 +21,7 @@ def _host(header):
 
 def build(https_port):
     app = Microdot()
+    errors.on_short_heap(app)
 
     @app.errorhandler(404)
     async def landing(req):
