@@ -282,6 +282,9 @@ def test_event_streams_run_without_the_api_in_the_heap(sim):
         status, body = c.json("GET", "/api/v1/status")  # loads it again
         assert status == 200 and body["web"]["https"]["api_loaded"]
         assert body["web"]["event_streams"] == 1
+        # The whole API is back, its error answers too (Microdot's classes reloaded with it).
+        status, body = c.json("GET", "/api/v1/no-such-path")
+        assert status == 404 and body["error"] == "http:not-found"
     finally:
         s.close()
     status, headers, _ = c.request("POST", "/api/v1/session", headers={"X-SC-UI": "1"})

@@ -7,11 +7,12 @@ Basic header). dev is the firmware (app.App): its status, configuration and rese
 import asyncio
 import json
 
-from microdot.microdot import Microdot, Response
+from microdot.microdot import Response
 
 from device import schema
 from web import errors
 from web.answer import Json
+from web.routes import Routes
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _CHANGES = ("POST", "PATCH", "DELETE")
@@ -45,7 +46,7 @@ def _csrf():
 
 def build(dev, auth, events, assets, clock):
     """The application. assets: {path: (content type, gzip bytes)} of the UI."""
-    app = Microdot()
+    app = Routes()
     errors.on_short_heap(app)
 
     @app.before_request

@@ -37,7 +37,7 @@ _WRAP = sys.implementation.name == "micropython"  # TLS wrapped per connection (
 
 
 _SERVERS = []  # every server: their applications and Microdot are let go together
-_MICRODOT = ("web.api", "web.assets", "web.landing", "microdot.microdot", "microdot")
+_MICRODOT = ("web.api", "web.routes", "web.assets", "web.landing", "microdot.microdot", "microdot")
 _using = 0  # connections that may still need Microdot
 
 
