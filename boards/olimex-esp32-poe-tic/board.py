@@ -14,6 +14,7 @@ from hw.esp32 import (
     default_serial,
     dns_server,
     fatal,
+    halted,
     network_time,
     reset,
     reset_cause,
@@ -39,13 +40,14 @@ ETH = {"mdc": ETH_MDC, "mdio": ETH_MDIO, "phy_addr": ETH_PHY_ADDR, "power": ETH_
 
 __all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
            "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "default_serial", "dns_server", "fatal",
-           "network_time", "reset", "reset_cause", "set_clock", "soft_reset", "watchdog")
+           "halted", "network_time", "reset", "reset_cause", "set_clock", "soft_reset",
+           "watchdog")
 
 
 def boot():
     """The watchdog, then the interfaces, before main.py's imports (hw/netif.py)."""
-    esp32.boot()
-    netif.make(ETH)
+    if esp32.boot():
+        netif.make(ETH)
 
 
 def network(hostname, ap_ssid, ap_key):
