@@ -168,10 +168,14 @@ bundle: build
 WDT_STRETCH := import machine; machine.WDT(timeout=3600000)
 
 # The development path: .mpy files on a stock MicroPython image (their bytecode then lives
-# in the heap: docs/memory.md). IDENTITY=DIR also copies the identity tools/provision.py
-# --out DIR made (first install).
+# in the heap: docs/memory.md). tools/devpath.py first asks the board whether its image can
+# hold them (a Smart Connect image, or a heap too small, is refused); the copy then forgets
+# a start that ran out of heap (hw/esp32.py halts there), so that the new files get theirs.
+# IDENTITY=DIR also copies the identity tools/provision.py --out DIR made (first install).
 install: bundle
-	$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH)" + fs cp -r $(BUNDLE)/lib : \
+	$(PY) tools/devpath.py --port $(PORT) --board $(BOARD)
+	$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH); machine.RTC().memory(b'')" \
+		+ fs cp -r $(BUNDLE)/lib : \
 		$(if $(IDENTITY),+ fs cp -r $(IDENTITY)/identity :) \
 		+ fs cp $(BUNDLE)/boot.py :boot.py + fs cp $(BUNDLE)/main.py :main.py + reset
 

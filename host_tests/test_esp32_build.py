@@ -37,6 +37,8 @@ def test_every_esp32_board_has_an_image_definition():
         with open(os.path.join(ROOT, "boards", b, "mpconfigboard.h")) as f:
             h = f.read()
         assert "#define MICROPY_PY_BLUETOOTH (0)" in h
+        # make install tells our images by it (tools/devpath.py, sys.implementation._machine)
+        assert '#define MICROPY_HW_BOARD_NAME "Smart Connect ' in h
         # The device's 96 KB Python heap, held at that size (docs/memory.md, "Heap growth")
         assert "#define MICROPY_GC_INITIAL_HEAP_SIZE (96 * 1024)" in h
         assert '#include "../esp32-common/heap.h"' in h
