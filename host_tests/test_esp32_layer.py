@@ -125,10 +125,11 @@ def test_the_phy_is_power_cycled_before_every_start_hostname_first(tmp_path):
     assert hw[:8] == ["WDT 30000", "WLAN 0", "WLAN 1", "WLAN.active 1 False",
                       "WLAN.active 0 True", "Pin 16 3 0", "Pin.value 16 1",
                       "LAN ['mdc', 'mdio', 'phy_addr', 'phy_type']"], out
-    # The first start: Wi-Fi off, the PHY power-cycled, then started with the hostname
-    start = ["WLAN.active 0 False", "Pin.value 16 0", "Pin.value 16 1"]
-    assert hw[9:12] == start, out
-    assert hw[12] == "LAN.active True hostname smart-connect-240ac4123456", out
+    # The first start: Ethernet and Wi-Fi off, the PHY power-cycled, then Ethernet started
+    # with the hostname
+    assert hw[8:13] == ["LAN.active False hostname smart-connect-240ac4123456",
+                        "WLAN.active 0 False", "Pin.value 16 0", "Pin.value 16 1",
+                        "LAN.active True hostname smart-connect-240ac4123456"], out
     assert "LAN.ipconfig [('dhcp4', True)]" in hw, out
     assert "status dhcp 192.168.1.9 1" in out
 
