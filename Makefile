@@ -87,15 +87,30 @@ $(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SRC)/.stamp
 	@$(MAKE) -s -C $(MP_SRC)/mpy-cross -j2 > $(MP_SRC)/mpy-cross.log 2>&1 || \
 		{ tail -30 $(MP_SRC)/mpy-cross.log; exit 1; }
 
+# The ESP32 port's heap, as the gauge models it (docs/memory.md, "Heap growth"): the split
+# heap that grows on demand (on in ports/esp32/mpconfigport.h; the unix port keeps its one
+# area at -X heapsize), held at its size by the header every ESP32 board includes, and the
+# IDF heap's largest free block modelled by boards/sim/cmodules/idfheap (SC_IDF_FREE_BLOCK).
+# py/gc.c's growth code, which no stock unix build compiles, adds to a void pointer (GNU C,
+# accepted by the ESP32 build): a warning here, not an error.
+GAUGE_HEAP := -DMICROPY_GC_SPLIT_HEAP=1 -DMICROPY_GC_SPLIT_HEAP_AUTO=1 \
+	-include $(abspath boards/esp32-common/heap.h) -Wno-error=pointer-arith
+GAUGE_BUILD := BUILD=build-32f MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 \
+	MPY_CROSS_FLAGS=-march=x86 CFLAGS_EXTRA="$(GAUGE_HEAP)" \
+	USER_C_MODULES=$(abspath boards/sim/cmodules)
+GAUGE_DIR := $(MP_SRC)/ports/unix/build-32f
+
 # The frozen modules are compiled afresh every time: MicroPython's cache goes by mtimes,
-# which a checkout or another tree sharing this .venv can leave misleading.
+# which a checkout or another tree sharing this .venv can leave misleading. make does not
+# see compiler flags: a build made with other settings is started over.
 frozen32: system $(MP_SRC)/mpy-cross/build/mpy-cross
-	@rm -rf $(MP_SRC)/ports/unix/build-32f/frozen_mpy
+	@[ "$$(cat $(GAUGE_DIR)/settings 2>/dev/null)" = '$(GAUGE_BUILD)' ] || rm -rf $(GAUGE_DIR)
+	@rm -rf $(GAUGE_DIR)/frozen_mpy
 	@$(PY) tools/webassets.py
 	@MICROPY_GIT_TAG=v$(MP_VERSION) MICROPY_GIT_HASH=$(MP_HASH) $(MAKE) -s -C $(MP_SRC)/ports/unix \
-		-j2 BUILD=build-32f MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 \
-		MPY_CROSS_FLAGS=-march=x86 FROZEN_MANIFEST=$(abspath boards/sim/manifest.py) \
+		-j2 $(GAUGE_BUILD) FROZEN_MANIFEST=$(abspath boards/sim/manifest.py) \
 		> $(MP_SRC)/frozen32.log 2>&1 || { tail -30 $(MP_SRC)/frozen32.log; exit 1; }
+	@echo '$(GAUGE_BUILD)' > $(GAUGE_DIR)/settings
 	@cp $(MP_SRC)/ports/unix/build-32f/micropython $(FROZEN32).new && \
 		mv -f $(FROZEN32).new $(FROZEN32)  # a running gauge keeps its old binary
 	@echo "frozen32: $(FROZEN32) (MicroPython $(MP_VERSION), 32-bit, firmware frozen)"
@@ -153,10 +168,14 @@ bundle: build
 WDT_STRETCH := import machine; machine.WDT(timeout=3600000)
 
 # The development path: .mpy files on a stock MicroPython image (their bytecode then lives
-# in the heap: docs/memory.md). IDENTITY=DIR also copies the identity tools/provision.py
-# --out DIR made (first install).
+# in the heap: docs/memory.md). tools/devpath.py first asks the board whether its image can
+# hold them (a Smart Connect image, or a heap too small, is refused); the copy then forgets
+# a start that ran out of heap (hw/esp32.py halts there), so that the new files get theirs.
+# IDENTITY=DIR also copies the identity tools/provision.py --out DIR made (first install).
 install: bundle
-	$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH)" + fs cp -r $(BUNDLE)/lib : \
+	$(PY) tools/devpath.py --port $(PORT) --board $(BOARD)
+	$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH); machine.RTC().memory(b'')" \
+		+ fs cp -r $(BUNDLE)/lib : \
 		$(if $(IDENTITY),+ fs cp -r $(IDENTITY)/identity :) \
 		+ fs cp $(BUNDLE)/boot.py :boot.py + fs cp $(BUNDLE)/main.py :main.py + reset
 

@@ -1,5 +1,6 @@
 """Runs first on every start: the board's early setup (on the ESP32 the watchdog is armed
-first). A failure here restarts the board instead of leaving it at the REPL."""
+first, then the network interfaces are made, before main.py imports the firmware). A
+failure here restarts the board instead of leaving it at the REPL."""
 import board
 
 try:

@@ -1,7 +1,9 @@
 """The ESP32 image definitions, checked as far as a machine without ESP-IDF can: every
 board's manifest runs under MicroPython's own manifest tool and freezes the whole
-firmware, its board module and what it needs; the ESP-IDF settings are known options of
-ESP-IDF v5.5.1 within their ranges, and the socket count is the firmware's budget."""
+firmware, its board module and what it needs; every board's Python heap is 96 KB and held
+at that size (boards/esp32-common/heap.h; host_tests/test_heap_cap.py); the ESP-IDF
+settings are known options of ESP-IDF v5.5.1 within their ranges, and the socket count is
+the firmware's budget."""
 import glob
 import os
 import re
@@ -35,7 +37,11 @@ def test_every_esp32_board_has_an_image_definition():
         with open(os.path.join(ROOT, "boards", b, "mpconfigboard.h")) as f:
             h = f.read()
         assert "#define MICROPY_PY_BLUETOOTH (0)" in h
-        assert re.search(r"MICROPY_GC_INITIAL_HEAP_SIZE \(\d+ \* 1024\)", h)
+        # make install tells our images by it (tools/devpath.py, sys.implementation._machine)
+        assert '#define MICROPY_HW_BOARD_NAME "Smart Connect ' in h
+        # The device's 96 KB Python heap, held at that size (docs/memory.md, "Heap growth")
+        assert "#define MICROPY_GC_INITIAL_HEAP_SIZE (96 * 1024)" in h
+        assert '#include "../esp32-common/heap.h"' in h
 
 
 @pytest.mark.parametrize("board", BOARDS)

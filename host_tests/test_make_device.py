@@ -1,10 +1,18 @@
 """The Makefile's device targets, as far as this machine (no board, no ESP-IDF) can run
-them: `make install` stretches the watchdog before it copies anything, and `make
-firmware` without ESP-IDF says what it needs instead of failing somewhere inside."""
+them: `make install` asks the board whether its image can hold the .mpy development path
+(tools/devpath.py, its probe run on the device gauge against the ESP32 stand-in) and
+stretches the watchdog before it copies anything, and `make firmware` without ESP-IDF
+says what it needs instead of failing somewhere inside."""
 import os
 import subprocess
+import sys
 
-from tools import ROOT
+import pytest
+
+from tools import BIN, ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from devpath import PROBE, PYTHON_KB, SYSTEM_KB, verdict  # noqa: E402
 
 
 def make(*args, env=None):
@@ -16,9 +24,39 @@ def test_install_stretches_the_watchdog_before_copying():
     """The firmware's 10 s watchdog survives mpremote's Ctrl-C and soft reset: without
     the stretch the board restarts halfway through the copy."""
     out = make("-n", "install", "BOARD=wt32-eth01", "PORT=/dev/ttyUSB9").stdout
-    line = next(s for s in out.replace("\\\n", " ").splitlines() if "mpremote" in s)
+    lines = out.replace("\\\n", " ").splitlines()
+    line = next(s for s in lines if "mpremote" in s)
     assert line.index("machine.WDT(timeout=3600000)") < line.index("fs cp")
+    # a start that ran out of heap is forgotten: the copied firmware gets one (hw/esp32.py)
+    assert line.index("machine.RTC().memory(b'')") < line.index("fs cp")
     assert line.rstrip().endswith("reset")  # a hard reset: the stretched watchdog ends
+    check = next(i for i, s in enumerate(lines) if "tools/devpath.py" in s)
+    assert "--port /dev/ttyUSB9 --board wt32-eth01" in lines[check]
+    assert check < lines.index(line)  # asked before anything is copied
+
+
+@pytest.mark.parametrize("machine,kb,ok,says", [
+    ("Smart Connect P1 (WT32-ETH01) with ESP32", 4096, False, "frozen firmware starts"),
+    ("Generic ESP32 module with ESP32", PYTHON_KB - 1, False, "can reach %d KB" % (PYTHON_KB - 1)),
+    ("Generic ESP32 module with ESP32", PYTHON_KB + SYSTEM_KB - 1, True, "warning"),
+    ("Generic ESP32 module with SPIRAM with ESP32", 2048, True, "enough"),
+])
+def test_install_refuses_an_image_that_cannot_hold_the_mpy_path(machine, kb, ok, says):
+    copy, text = verdict(machine, kb * 1024, "wt32-eth01", "/dev/ttyUSB9")
+    assert copy == ok and says in text, text
+    if not ok:
+        assert "make firmware flash BOARD=wt32-eth01 PORT=/dev/ttyUSB9" in text
+
+
+def test_the_probe_reports_the_heap_and_the_block_it_may_grow_into():
+    """On the gauge, whose split heap models the ESP32's: its 96 KB plus the IDF block."""
+    env = dict(os.environ, SC_IDF_FREE_BLOCK=str(64 * 1024),
+               MICROPYPATH=os.path.join(ROOT, "host_tests", "esp32"))
+    out = subprocess.run([os.path.join(BIN, "micropython-frozen32"), "-X", "heapsize=96k", "-c",
+                          PROBE], capture_output=True, text=True, timeout=30, env=env).stdout
+    assert out.splitlines()[0] == "hw: WDT 3600000"  # the firmware's watchdog stretched first
+    word, reach, machine = out.splitlines()[1].split(" ", 2)
+    assert word == "devpath" and int(reach) == 96000 + 64 * 1024 and machine
 
 
 def test_firmware_without_esp_idf_says_what_it_needs():

@@ -58,6 +58,10 @@ def boot():
     _presize_poller(FDS - 3)  # every descriptor but stdin, stdout and stderr
 
 
+def halted():
+    return False  # the firmware always starts (an ESP32 may stop at the REPL: hw/esp32.py)
+
+
 def _presize_poller(fds):
     """Works around a MicroPython 1.28 unix-port bug: when select.poll's table of file
     descriptors is reallocated, poll_set_add_fd re-bases every entry's pollfd pointer,

@@ -1,6 +1,6 @@
 """WT32-ETH01 (ESP32 + LAN8720, PHY address 1, 50 MHz clock from the PHY on GPIO0) as a
 Smart Connect P1/A1. Wiring: README.md."""
-from hw import esp32
+from hw import esp32, netif
 from hw.esp32 import (
     CONFIG_PATH,
     HOST,
@@ -11,10 +11,10 @@ from hw.esp32 import (
     MODBUS_PORT,
     RAW_PORT,
     STATUS_EVERY,
-    boot,
     default_serial,
     dns_server,
     fatal,
+    halted,
     network_time,
     reset,
     reset_cause,
@@ -22,7 +22,6 @@ from hw.esp32 import (
     soft_reset,
     watchdog,
 )
-from hw.netif import EspNet
 from hw.panel import Button, RgbLed
 
 NAME = "wt32-eth01"
@@ -37,17 +36,23 @@ LED_COMMON_ANODE = False
 BUTTON = 39  # input only, external pull-up, pressed = low
 ETH_MDC, ETH_MDIO, ETH_PHY_ADDR, ETH_POWER = 23, 18, 1, 16
 ETH_CLOCK_OUT = None  # the PHY drives the clock into GPIO0
+ETH = {"mdc": ETH_MDC, "mdio": ETH_MDIO, "phy_addr": ETH_PHY_ADDR, "power": ETH_POWER,
+       "clock_out": ETH_CLOCK_OUT}
 
 __all__ = ("CONFIG_PATH", "HOST", "HTTP_PORT", "HTTPS_PORT", "IDENTITY_DIR", "MDNS",
-           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "boot", "default_serial", "dns_server",
-           "fatal", "network_time", "reset", "reset_cause", "set_clock", "soft_reset",
+           "MODBUS_PORT", "RAW_PORT", "STATUS_EVERY", "default_serial", "dns_server", "fatal",
+           "halted", "network_time", "reset", "reset_cause", "set_clock", "soft_reset",
            "watchdog")
 
 
+def boot():
+    """The watchdog, then the interfaces, before main.py's imports (hw/netif.py)."""
+    if esp32.boot():
+        netif.make(ETH)
+
+
 def network(hostname, ap_ssid, ap_key):
-    return EspNet(hostname, {"mdc": ETH_MDC, "mdio": ETH_MDIO, "phy_addr": ETH_PHY_ADDR,
-                             "power": ETH_POWER, "clock_out": ETH_CLOCK_OUT},
-                  ap_ssid, ap_key)
+    return netif.EspNet(hostname, ETH, ap_ssid, ap_key)
 
 
 def button():

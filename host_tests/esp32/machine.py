@@ -73,6 +73,19 @@ class RTC:
     def datetime(self, dt):
         _log("RTC", dt)
 
+    def memory(self, data=None):
+        """Kept across a reset on the ESP32: here a file in the current directory, which
+        the next run (the next start) reads."""
+        if data is None:
+            try:
+                with open("rtc-memory", "rb") as f:
+                    return f.read()
+            except OSError:
+                return b""
+        _log("RTC.memory", bytes(data))
+        with open("rtc-memory", "wb") as f:
+            f.write(data)
+
 
 def freq(hz):
     pass

@@ -40,7 +40,7 @@ class LAN(_Nic):
     def __init__(self, **kw):
         if os.getenv("FAKE_PHY") == "dead":
             raise OSError("ESP_ERR_INVALID_STATE")  # the PHY does not answer
-        _log("LAN", sorted(kw))
+        _log("LAN", sorted(kw))  # the driver takes its DMA buffers
 
     def active(self, on):
         _log("LAN.active", on, "hostname", _hostname[0])  # the name the DHCP server gets
@@ -55,6 +55,7 @@ class WLAN(_Nic):
     def __init__(self, interface):
         self._if = interface
         self._on = False
+        _log("WLAN", interface)  # the Wi-Fi driver takes its memory (esp_wifi_init)
 
     def config(self, param=None, **kw):
         if param == "mac":

@@ -1,5 +1,6 @@
-"""The ESP32 hardware layer: meter UART, P1 out, clock, watchdog, restart (the network
-interfaces: hw/netif.py; button and LED: hw/panel.py).
+"""The ESP32 hardware layer: meter UART, P1 out, clock, watchdog, restart, and the halt of
+a .mpy development path out of heap (the network interfaces: hw/netif.py; button and LED:
+hw/panel.py).
 
 Thin on purpose: everything above the UART is the portable core. Board modules
 (boards/<name>/board.py) pass their pins here and take the shared settings below.
@@ -34,11 +35,33 @@ _WATCHDOG_MS = 10000
 # meter's own speed, so a TX buffer as large never fills and write() never blocks.
 _UART_BUF = 4096
 _EPOCH_YEAR = time.gmtime(0)[0]  # 2000 on the ESP32
+# The .mpy development path (make install): this module is a file, not frozen into the image.
+_FROM_FILES = __file__.endswith(".mpy")
+# Kept in RTC memory across a reset: the development path ran out of Python heap.
+_NO_HEAP = b"smart-connect: no heap"
+_NO_HEAP_TEXT = """smart-connect: out of Python heap running the firmware from .mpy files (make
+install): this development path needs more heap than this MicroPython image gives (the
+bytecode lives in it). Flash the Smart Connect image instead, which keeps the bytecode in
+flash: make firmware flash BOARD=<board> PORT=<port> (README). Until make install copies
+the firmware again, the board stops at the REPL here, without watchdog."""
+
+
+def halted():
+    """True when the .mpy development path ran out of Python heap at an earlier start
+    (fatal() remembered it): restarting would only run out again, so the board stays at
+    the REPL, for mpremote. make install clears the mark before its final reset."""
+    return _FROM_FILES and machine.RTC().memory() == _NO_HEAP
 
 
 def boot():
+    """The watchdog first; True when the firmware is to start. When halted(), no watchdog
+    (one cannot be stopped once armed): the reason, and False."""
+    if halted():
+        print(_NO_HEAP_TEXT)
+        return False
     machine.WDT(timeout=_BOOT_WATCHDOG_MS)
     machine.freq(240000000)
+    return True
 
 
 class MeterPort:
@@ -120,6 +143,11 @@ def watchdog():
 
 
 def fatal(e):
+    """Print, restart. Out of heap on the development path, the next start halts (the
+    watchdog armed at this boot still runs: this start has to end in a reset)."""
     sys.print_exception(e)
+    if _FROM_FILES and isinstance(e, MemoryError):
+        machine.RTC().memory(_NO_HEAP)
+        print(_NO_HEAP_TEXT)
     time.sleep(2)  # let the console show why
     machine.reset()

@@ -2,12 +2,14 @@
 Ethernet (LAN8720 over RMII), the Wi-Fi station and the access point (docs/network.md).
 
 Thin: it carries out the manager's actions and reports what the interfaces show. The
-LAN8720 is power-cycled through its power pin before every start: after a warm reboot
-it can stay dead otherwise. Link-local addresses come from lwIP's AutoIP, which our image
-turns on (boards/esp32-common/sdkconfig.board): after 3 unanswered DHCP attempts it
-takes 169.254.x.y and DHCP keeps trying; a stock image has no AutoIP and stays without
-an address until a DHCP server answers."""
+interfaces are made at boot (make()), before the firmware's imports, and handed over to
+the driver (EspNet) later. The LAN8720 is power-cycled through its power pin before every
+start: after a warm reboot it can stay dead otherwise. Link-local addresses come from
+lwIP's AutoIP, which our image turns on (boards/esp32-common/sdkconfig.board): after 3
+unanswered DHCP attempts it takes 169.254.x.y and DHCP keeps trying; a stock image has no
+AutoIP and stays without an address until a DHCP server answers."""
 import asyncio
+import time
 
 import network
 from machine import Pin
@@ -22,19 +24,57 @@ def _prefix(mask):
     return sum(bin(int(x)).count("1") for x in mask.split("."))
 
 
+def _lan(eth):
+    kw = {"mdc": Pin(eth["mdc"]), "mdio": Pin(eth["mdio"]), "phy_type": network.PHY_LAN8720,
+          "phy_addr": eth["phy_addr"]}
+    if eth["clock_out"] is not None:
+        kw["ref_clk_mode"] = Pin.OUT
+        kw["ref_clk"] = Pin(eth["clock_out"])
+    return network.LAN(**kw)
+
+
+_made = None  # type: tuple | None
+
+
+def make(eth):
+    """The interfaces, made by the board's boot() before the firmware's imports: the Wi-Fi
+    driver (WLAN, and the station started) and the Ethernet driver (LAN, its PHY powered so
+    that it answers) take their memory from the IDF heap while it is whole. Made after the
+    imports of the .mpy development path, whose Python heap grows into that heap, Wi-Fi
+    failed (OSError: WiFi Out of Memory). The station joins nothing and Ethernet does not
+    start yet: they take the hostname then, which the firmware knows only from the
+    identity. A PHY that does not answer is left to the manager's retries.
+    eth: the LAN8720's pins, {"mdc", "mdio", "phy_addr", "power", "clock_out"} (power and
+    clock_out may be None), None on a board without Ethernet."""
+    global _made
+    sta = network.WLAN(network.WLAN.IF_STA)
+    ap = network.WLAN(network.WLAN.IF_AP)
+    ap.active(False)  # the access point never outlives a restart
+    sta.active(True)
+    pin = eth and eth["power"]
+    power = None if pin is None else Pin(pin, Pin.OUT, value=0)
+    lan = None
+    if eth is not None:
+        if power is not None:
+            time.sleep(_POWER_OFF_S)
+            power.value(1)
+            time.sleep(_POWER_OFF_S)  # the PHY's own reset after power-up
+        try:
+            lan = _lan(eth)
+        except OSError as e:
+            print("network: Ethernet at boot failed:", e)
+    _made = (power, sta, ap, lan)
+    return _made
+
+
 class EspNet:
     def __init__(self, hostname, eth, ap_ssid, ap_key):
-        """eth: the LAN8720's pins, {"mdc", "mdio", "phy_addr", "power", "clock_out"}
-        (power and clock_out may be None), None on a board without Ethernet; ap_ssid,
+        """Takes over the interfaces make() made at boot (makes them when a board module
+        is used without its boot(), e.g. at the REPL). eth: as make() takes it; ap_ssid,
         ap_key: SC-<serial> and the label's WPA2 key (None: no access point)."""
         network.hostname(hostname)  # taken by an interface when it starts
         self._eth = eth
-        power = eth and eth["power"]
-        self._power = None if power is None else Pin(power, Pin.OUT, value=0)
-        self._lan = None
-        self._sta = network.WLAN(network.WLAN.IF_STA)
-        self._ap = network.WLAN(network.WLAN.IF_AP)
-        self._ap.active(False)  # the access point never outlives a restart
+        self._power, self._sta, self._ap, self._lan = _made or make(eth)
         self._ap_cfg = (ap_ssid, ap_key)
         base = self._sta.config("mac")
         # lwIP seeds AutoIP with the Ethernet MAC, the base MAC + 3 (ESP-IDF's MAC layout)
@@ -121,14 +161,8 @@ class EspNet:
         if self._power is not None:
             self._power.value(1)
             await asyncio.sleep(_POWER_OFF_S)  # the PHY's own reset after power-up
-        if self._lan is None:
-            e = self._eth
-            kw = {"mdc": Pin(e["mdc"]), "mdio": Pin(e["mdio"]),
-                  "phy_type": network.PHY_LAN8720, "phy_addr": e["phy_addr"]}
-            if e["clock_out"] is not None:
-                kw["ref_clk_mode"] = Pin.OUT
-                kw["ref_clk"] = Pin(e["clock_out"])
-            self._lan = network.LAN(**kw)
+        if self._lan is None:  # it did not answer at boot
+            self._lan = _lan(self._eth)
         self._nic = self._lan
         self._lan.active(True)
 
