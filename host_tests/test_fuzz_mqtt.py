@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from device import config, schema
 from device.identity import Identity
+from device.outbuf import Out
 from device.wallclock import WallClock
 from meter.latest import Latest
 from mqtt import session
@@ -108,6 +109,6 @@ def test_sntp_answers_are_parsed_or_ignored(data):
 def test_any_command_payload_is_remembered_as_text(payload):
     cfg = dict(config.DEFAULTS["MQTT"], Enabled=True)
     pub = Publisher(cfg, Identity("/nonexistent", "SC1"), Latest(1000, 0), WallClock(),
-                    lambda: 0, lambda: None, None, "sim", "0")
+                    lambda: 0, lambda: None, None, "sim", "0", Out(1024))
     pub._on_command(b"devices/x/command", payload)
     assert isinstance(pub._command, str)

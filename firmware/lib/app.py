@@ -11,6 +11,7 @@ import sys
 import board
 from device import clock, config, schema, timesync
 from device.identity import Identity
+from device.outbuf import Out
 from device.panel import SAMPLE_MS, Panel
 from device.version import VERSION
 from device.wallclock import WallClock
@@ -34,6 +35,9 @@ class App:
 
     def __init__(self):
         gc.collect()  # the buffers below are large: allocate them before the heap fragments
+        # Every answer, event and MQTT packet is written through this one buffer, each
+        # filled and handed to its stream with no wait between (device/outbuf).
+        self.out = Out(1024)
         self.config, self.config_errors = config.load(board.CONFIG_PATH)
         self.identity = Identity(board.IDENTITY_DIR, board.default_serial())
         registers.use(self.config["MeterType"], self.identity.serial)
@@ -170,7 +174,7 @@ class App:
                 from mqtt.publisher import Publisher
                 self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
                                       self.wall, clock.ms, board.reset, self._resolve,
-                                      board.NAME, VERSION)
+                                      board.NAME, VERSION, self.out)
                 task = asyncio.create_task(self.mqtt.run())
             else:
                 self.mqtt = None

@@ -1,11 +1,12 @@
-"""A buffer taken once, at start, that large texts (a reading's JSON, the status) are
-written into before they go out. Built as fresh strings, each needs contiguous blocks of
-the heap (the text, its bytes, the framed message: three copies), which a fragmented
-80 KB heap often lacks even with 10 KB free. Written piece by piece here, the pieces are
-small and the buffer stays.
+"""A buffer taken once, at start, that large texts (a reading's JSON, the status, every
+web answer, MQTT packets) are written into before they go out. Built as fresh strings,
+each needs contiguous blocks of the heap (the text, its bytes, the framed message: three
+copies), which a fragmented heap often lacks even with 10 KB free. Written piece by piece
+here, the pieces are small and the buffer stays.
 
-Fill it and hand view() to a stream's write() with no await between: write() copies what
-the socket does not take at once, so tasks can take turns with it. With a sink (a
+The firmware has one (app.App.out), which every task shares by one rule: clear it, fill
+it and hand view() to a stream's write() with no await between (write() copies what the
+socket does not take at once); after any await, clear it again before writing. With a sink (a
 stream's writer), a full buffer is written to the sink and reused, so a text of any size
 goes out in pieces of the buffer's size; without one the buffer grows. json.dump writes
 into it too (it is a stream on both interpreters)."""

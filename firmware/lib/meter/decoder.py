@@ -3,7 +3,6 @@
 Shared by the firmware's meter task and tools/decode.py. Time is an input (feed's now,
 tick's ms), so the same code runs under test without a clock.
 """
-from meter import dsmr, tic
 from meter.framer import DSMR, SIZE, TIC, Framer
 
 INCOMPLETE = "incomplete at end of input"
@@ -13,10 +12,19 @@ class Decoder:
     def __init__(self, on_reading, on_reject=None, raw=False, size=SIZE, kinds=DSMR | TIC):
         """on_reading(reading, raw, buf, n) for each valid frame, on_reject(kind, reason,
         buf, n) for each refused one; buf[0:n] is the frame, valid during the call.
-        kinds: DSMR for a P1 port, TIC for a TIC port (see Framer)."""
+        kinds: DSMR for a P1 port, TIC for a TIC port (see Framer). Only their parsers
+        are imported and made: a P1 device holds no TIC code in its heap, nor the other
+        way round."""
         self.framer = Framer(self._frame, size, kinds)
-        self._dsmr = dsmr.DsmrParser()
-        self._tic = tic.TicParser()
+        self._dsmr = self._tic = None
+        if kinds & DSMR:
+            from meter import dsmr
+
+            self._dsmr = dsmr.DsmrParser()
+        if kinds & TIC:
+            from meter import tic
+
+            self._tic = tic.TicParser()
         self._on_reading = on_reading
         self._on_reject = on_reject
         self._raw = raw

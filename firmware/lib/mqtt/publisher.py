@@ -11,7 +11,6 @@ import json
 
 from device import schema
 from device.backoff import Backoff
-from device.outbuf import Out
 from meter import reading
 from mqtt import discovery
 from mqtt.session import MqttError, Session
@@ -32,9 +31,12 @@ STABLE_MS = 30 * 1000  # a session that lasted this long starts the backoff over
 
 
 class Publisher:
-    def __init__(self, cfg, identity, latest, wall, clock, reset, resolve, model, version):
+    def __init__(self, cfg, identity, latest, wall, clock, reset, resolve, model, version,
+                 out):
         """cfg: the MQTT config section (made only when MQTT is enabled). reset(): the
-        board's reboot (remote command). resolve(name): awaitable IPv4 address or None."""
+        board's reboot (remote command). resolve(name): awaitable IPv4 address or None.
+        out: the firmware's output buffer (device/outbuf) the readings' packets are built
+        in, their JSON written straight into it, not in fresh strings."""
         self.cfg = cfg
         self.identity = identity
         self.latest = latest
@@ -58,9 +60,7 @@ class Publisher:
         self.failures = 0
         self.retry_at = None
         self._backoff = Backoff()
-        # The readings' packets are built in this, their JSON written straight into it,
-        # not in fresh strings (device/outbuf): taken once, kept across sessions.
-        self._packet = Out(1024)
+        self._packet = out
         self._command = None
         self._fail = None
 

@@ -128,7 +128,7 @@ class Session:
 
     def __init__(self, reader, writer, on_message=None, timeout=10, out=None):
         """out: a device.outbuf.Out that QoS 0 packets are built in (else each is a
-        fresh bytes object); then only one task may publish at QoS 0."""
+        fresh bytes object), shared with other tasks under device/outbuf's rule."""
         self._r = reader
         self._out = out
         self._w = writer
@@ -142,10 +142,12 @@ class Session:
         self.keepalive = 60
         self.sent = 0
 
-    async def _send(self, pkt):
-        """Whole packets only, one writer at a time, bounded in time."""
+    async def _send(self, pkt, fill=None):
+        """Whole packets only, one writer at a time, bounded in time. fill(): the packet
+        built in the shared output buffer once the lock is held, and written at once
+        (device/outbuf: nothing may wait between filling and writing it)."""
         async with self._lock:
-            self._w.write(pkt)
+            self._w.write(pkt if fill is None else fill())
             try:
                 await asyncio.wait_for(self._w.drain(), self._timeout)
             except asyncio.TimeoutError:
@@ -204,7 +206,7 @@ class Session:
             pid = self._next_pid()
             await self._exchange(publish_packet(topic, payload, 1, retain, pid), pid)
         elif self._out is not None:
-            await self._send(publish_into(self._out, topic, payload, retain))
+            await self._send(None, lambda: publish_into(self._out, topic, payload, retain))
         else:
             await self._send(publish_packet(topic, payload, 0, retain))
         self.sent += 1

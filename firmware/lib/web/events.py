@@ -17,7 +17,7 @@ HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n"
 class Events:
     def __init__(self, latest, status, clock, auth, out, max_streams=2):
         """status(): the status dict to send; clock(): milliseconds; auth: web.auth.Auth,
-        whose UI session a stream may belong to; out: the web service's output buffer
+        whose UI session a stream may belong to; out: the firmware's output buffer
         (device/outbuf), which every stream's messages are written through."""
         self.latest = latest
         self._status = status

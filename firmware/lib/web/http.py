@@ -141,6 +141,7 @@ class HttpServer:
                 await self._short(writer, _route(req), keep)
             if not keep:
                 return None
+            req = res = None  # an idle connection holds nothing of its last request
             if not pending:
                 pending = await self._idle(reader, raw)
                 if not pending:

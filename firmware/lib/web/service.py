@@ -3,7 +3,6 @@ landing page, each bounded to its share of the socket budget. Microdot and the A
 loaded only while a connection needs them (web/http.py): a device nobody looks at, or
 whose UI only streams, keeps that heap free."""
 from device import clock
-from device.outbuf import Out
 from net import budget, tls
 from web.auth import Auth
 from web.events import Events
@@ -15,9 +14,7 @@ class Web:
         """dev: the firmware (app.App)."""
         self.dev = dev
         self.auth = Auth(dev.identity.api_password)
-        # Every answer and event is written through this one buffer, taken now while the
-        # heap is whole (device/outbuf, web/answer).
-        out = Out(1024)
+        out = dev.out  # every answer and event is written through it (web/answer)
         self.refused = {}  # route: requests answered 503 for a short heap (heap.refused)
         self.events = Events(dev.latest, dev.status, clock.ms, self.auth, out,
                              budget.EVENT_STREAMS)
