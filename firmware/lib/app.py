@@ -72,7 +72,7 @@ class App:
         self.mqtt = None
         self._mqtt_changed = asyncio.Event()
         self.watchdog = board.watchdog()
-        self.heap_peak = 0
+        self.heap_live = self.heap_free = self.heap_peak = 0  # after the last collection
         self.panel = Panel(board.button(), board.led(), now)
         self.net = Network(self.config, board.network(
             hostname, "SC-" + serial, self.identity.ap_key), now)
@@ -249,7 +249,9 @@ class App:
             self.meter.tick(now)
             self.latest.fresh(now)  # latches staleness even when nobody polls
             gc.collect()  # a few ms on a 100 KB heap; keeps it unfragmented and measured
-            self.heap_peak = max(self.heap_peak, gc.mem_alloc())
+            # Read here, not in status(): each reading walks the heap's whole block table.
+            self.heap_live, self.heap_free = gc.mem_alloc(), gc.mem_free()
+            self.heap_peak = max(self.heap_peak, self.heap_live)
             if self.watchdog:
                 self.watchdog.feed()
             tick += 1
@@ -306,7 +308,7 @@ class App:
                        "board": board.NAME, "time": self.wall.now(now),
                        "uptime_s": (now - self.started) // 1000,
                        "reset_cause": board.reset_cause()},
-            "heap": {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak_live": self.heap_peak,
+            "heap": {"live": self.heap_live, "free": self.heap_free, "peak_live": self.heap_peak,
                      "refused": dict(self.web.refused)},
             "config_errors": self.config_errors,
             "rs485": self.rtu.status() if self.rtu else None,

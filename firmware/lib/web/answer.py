@@ -57,15 +57,17 @@ class _Count(io.IOBase):
 
 def _members(out, value):
     """Writes value's JSON into out, yielding after each member of the outer object or
-    list (their own values are small)."""
+    list. Each member is one json.dumps (a few hundred bytes at most): json.dump into a
+    stream written in Python calls it for every token, ten times slower."""
+    dumps = json.dumps
     if isinstance(value, dict):
         out.write(b"{")
         sep = b""
         for k in value:
             out.write(sep)
-            json.dump(k, out)
+            out.write(dumps(k))
             out.write(b": ")
-            json.dump(value[k], out)
+            out.write(dumps(value[k]))
             sep = b", "
             yield
         out.write(b"}")
@@ -74,12 +76,12 @@ def _members(out, value):
         sep = b""
         for v in value:
             out.write(sep)
-            json.dump(v, out)
+            out.write(dumps(v))
             sep = b", "
             yield
         out.write(b"]")
     else:
-        json.dump(value, out)
+        out.write(dumps(value))
 
 
 async def _length(value):
@@ -118,6 +120,16 @@ async def _flush(writer, out):
     out.clear(writer)
 
 
+async def write_json(writer, out, value, end=b""):
+    """Writes value's JSON after what out holds, then end, and sends it all, each PIECE
+    as it fills, the loop free between pieces."""
+    for _ in _members(out, value):
+        if out.n >= PIECE:
+            await _flush(writer, out)
+    out.write(end)
+    await _flush(writer, out)
+
+
 async def send(writer, out, res, reason, keep, head_only=False):
     """Writes res (status, headers, body: bytes, str or Json) on writer. A MemoryError
     before anything was written reaches the caller, which can still answer; once the
@@ -139,9 +151,8 @@ async def send(writer, out, res, reason, keep, head_only=False):
         if head_only:
             pass
         elif isinstance(body, Json):
-            for _ in _members(out, value):
-                if out.n >= PIECE:
-                    await _flush(writer, out)
+            await write_json(writer, out, value)
+            return
         elif len(body) <= SLICE - out.n:
             out.write(body)
         else:

@@ -2,10 +2,9 @@
 At most max_streams at once; a stream whose client stops reading is dropped, so the
 meter loop and the other services never wait for a browser."""
 import asyncio
-import json
 
 from meter import reading
-from web.answer import SECURITY
+from web import answer
 
 STATUS_EVERY_S = 5
 SEND_TIMEOUT_S = 5
@@ -42,7 +41,7 @@ class Events:
         try:
             out = self._out.clear(writer)
             out.write(HEAD)
-            out.write(SECURITY)
+            out.write(answer.SECURITY)
             await self._send(writer, out, b"\r\n")
             seen = -1
             status_at = None
@@ -71,8 +70,8 @@ class Events:
     async def _send_status(self, writer):
         out = self._out.clear(writer)
         out.write(b"event: status\ndata: ")
-        json.dump(self._status(), out)
-        await self._send(writer, out)
+        await asyncio.wait_for(answer.write_json(writer, out, self._status(), b"\n\n"),
+                               SEND_TIMEOUT_S)
 
     async def _send(self, writer, out, end=b"\n\n"):
         """Ends the message just written into out and sends it (no await before the
