@@ -205,14 +205,14 @@ class HttpServer:
         """(Request, bytes of the next one already read), or (None, b"") after answering
         an error (counted in bad)."""
         try:
-            head, body, pending = await asyncio.wait_for(_read(reader, pending), DEADLINE_S)
+            lines, body, pending = await asyncio.wait_for(_read(reader, pending), DEADLINE_S)
         except asyncio.TimeoutError:
             err = 408, "request:timeout", "the request did not arrive in time"
         except ValueError as e:
             err = e.args
         else:
             try:
-                return _parse(self, head, body, reader, writer), pending
+                return _parse(self, lines, body, reader, writer), pending
             except ValueError as e:
                 err = e.args
         if err[0] is None:  # the client left between requests: nothing to answer
@@ -234,9 +234,9 @@ def _wants_keep_alive(req):
 
 
 async def _read(reader, buf):
-    """(head, body, the bytes after them) of one request, buf: what was read already.
-    ValueError(status, code, reason); status None when the client closed before sending
-    anything."""
+    """(lines of the head, body, the bytes after them) of one request, buf: what was read
+    already. ValueError(status, code, reason); status None when the client closed before
+    sending anything."""
     while True:
         end = buf.find(b"\r\n\r\n")
         if end >= 0:
@@ -249,10 +249,11 @@ async def _read(reader, buf):
             raise ValueError(None if not buf else 400, "request:bad",
                              "connection closed mid-request")
         buf = buf + data if buf else data
-    head, rest = buf[:end], buf[end + 4:]
+    lines = _lines(buf, end)
+    rest = buf[end + 4:]
     length = 0
-    for line in head.split(b"\r\n")[1:]:
-        if line[:15].lower() == b"content-length:":
+    for line in lines:
+        if line[:15].lower() == "content-length:":
             v = line[15:].strip()
             if not v.isdigit():
                 raise ValueError(400, "request:bad", "bad Content-Length")
@@ -265,7 +266,24 @@ async def _read(reader, buf):
         if not data:
             raise ValueError(400, "request:bad", "connection closed mid-body")
         rest += data
-    return head, rest[:length], rest[length:]
+    return lines, rest[:length], rest[length:]
+
+
+def _lines(buf, end):
+    """The lines of the head buf[:end], each decoded on its own: the head is never copied
+    whole (a fresh block of its size, up to HEAD_MAX)."""
+    view = memoryview(buf)
+    lines = []
+    i = 0
+    try:
+        while i <= end:
+            j = buf.find(b"\r\n", i, end)
+            j = end if j < 0 else j
+            lines.append(str(view[i:j], "utf-8"))
+            i = j + 2
+    except UnicodeError:
+        raise ValueError(400, "request:bad", "not an HTTP request") from None
+    return lines
 
 
 async def _drain(reader, limit):
@@ -281,15 +299,14 @@ async def _drain(reader, limit):
         pass
 
 
-def _parse(server, head, body, reader, writer):
+def _parse(server, lines, body, reader, writer):
     from microdot.microdot import NoCaseDict, Request
 
     if server.app is None:
         server.app = server._build()
     try:
-        lines = head.decode().split("\r\n")
         method, url, version = lines[0].split()
-    except (UnicodeError, ValueError):
+    except ValueError:
         raise ValueError(400, "request:bad", "not an HTTP request") from None
     if not version.startswith("HTTP/1.") or not url.startswith("/"):
         raise ValueError(400, "request:bad", "not an HTTP/1.x request")
