@@ -216,6 +216,7 @@ class Stream(Load):
         self._stalled = False
 
     def item(self):
+        self._check_stall()  # a gap that ends between two checks is a stall too
         now = time.monotonic()
         if self.last is not None:
             self.max_gap = max(self.max_gap, now - self.last)

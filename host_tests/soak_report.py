@@ -101,8 +101,14 @@ def heap_summary(samples, duration):
             len(xs)) if xs else "no samples")
 
     lines = ["heap live after collection by state, middle third / last third of the run:"]
+    rare = 0
     for state, (mid, last) in sorted(thirds(samples, duration).items()):
+        if len(mid) + len(last) < 10:
+            rare += len(mid) + len(last)
+            continue
         lines.append("  %s:\n    %s / %s" % (state, kb(mid), kb(last)))
+    if rare:
+        lines.append("  (%d samples in states with fewer than 10)" % rare)
     grew, by, state = heap_grew(samples, duration)
     lines.append("  %s; peak live %.1f KB, least free %.1f KB" % (
         "too short to judge growth" if grew is None else
