@@ -112,22 +112,27 @@ def _head(out, status, reason, headers, length, keep, kind=None):
         length, b"keep-alive" if keep else b"close"))
 
 
-async def _flush(writer, out):
+async def _flush(writer, out, timeout=None):
     """Sends what out holds; out is cleared after the wait, as other tasks may have
     written into it meanwhile."""
     writer.write(out.view())
-    await writer.drain()
+    if timeout is None:
+        await writer.drain()
+    else:
+        await asyncio.wait_for(writer.drain(), timeout)
     out.clear(writer)
 
 
-async def write_json(writer, out, value, end=b""):
+async def write_json(writer, out, value, end=b"", timeout=None):
     """Writes value's JSON after what out holds, then end, and sends it all, each PIECE
-    as it fills, the loop free between pieces."""
+    as it fills, the loop free between pieces; timeout: for each to be taken. Await it
+    directly (not through wait_for, which starts it as a task of its own, later): out
+    holds what goes before, and no other task may run before it is sent."""
     for _ in _members(out, value):
         if out.n >= PIECE:
-            await _flush(writer, out)
+            await _flush(writer, out, timeout)
     out.write(end)
-    await _flush(writer, out)
+    await _flush(writer, out, timeout)
 
 
 async def send(writer, out, res, reason, keep, head_only=False):

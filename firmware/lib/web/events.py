@@ -70,8 +70,7 @@ class Events:
     async def _send_status(self, writer):
         out = self._out.clear(writer)
         out.write(b"event: status\ndata: ")
-        await asyncio.wait_for(answer.write_json(writer, out, self._status(), b"\n\n"),
-                               SEND_TIMEOUT_S)
+        await answer.write_json(writer, out, self._status(), b"\n\n", SEND_TIMEOUT_S)
 
     async def _send(self, writer, out, end=b"\n\n"):
         """Ends the message just written into out and sends it (no await before the
