@@ -6,6 +6,8 @@ per reader sends it. A reader whose buffer overflows, or whose socket takes noth
 a few seconds, is too slow and is dropped, so it can never slow the meter loop. Readers
 beyond max_readers are refused. A reader's buffer is allocated when it connects (nobody
 reads the raw stream most of the time); without the heap for it, that connection closes.
+Its task sends whatever the buffer holds as soon as it runs, straight from the buffer
+(write() copies only what the socket does not take at once).
 """
 import asyncio
 
@@ -67,9 +69,8 @@ class Fanout:
                 r.ready.clear()
                 if r.closed:
                     break
-                chunk = bytes(memoryview(r.buf)[:r.n])  # write() may keep it queued
+                writer.write(memoryview(r.buf)[:r.n])
                 r.n = 0
-                writer.write(chunk)
                 await asyncio.wait_for(writer.drain(), _SEND_TIMEOUT_S)
         except asyncio.TimeoutError:
             if not r.closed:
