@@ -57,3 +57,24 @@ def test_single_precision_floats_in_the_fewest_digits_that_read_back():
         v = f32(i * 7.919)
         s = reading.float_text(v, f32)
         assert f32(float(s)) == v
+
+
+def test_dump_appends_json_as_json_dumps_writes_it_with_or_without_a_sink():
+    from device.outbuf import json_length
+
+    values = [None, True, 12345, -2.5, "quote \" tab \t é", [1, [2, {"a": None}]],
+              {"k": "x" * 700}, list(range(200))]
+    want = b"".join(json.dumps(v).encode() for v in values)
+    out = Out(16)  # no sink: it grows
+    for v in values:
+        out.dump(v)
+    assert bytes(out.view()) == want
+    sink = Sink()
+    out = Out(64).clear(sink)
+    for v in values:
+        out.dump(v)
+        out.write(b"|")
+    sink.write(out.view())
+    assert sink.data == b"".join(json.dumps(v).encode() + b"|" for v in values)
+    assert len(out.buf) == 64
+    assert [json_length(v) for v in values] == [len(json.dumps(v).encode()) for v in values]

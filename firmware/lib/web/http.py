@@ -29,10 +29,9 @@ DEADLINE_S = 10  # for a whole request to arrive once it has begun
 GRACE_S = 0.5  # a connection over the limit waits this long for a slot
 KEEP_ALIVE_S = 10  # an idle connection waits this long for its next request
 _IDLE_STEP_S = 0.2  # how soon an idle connection notices a newcomer waiting for its slot
-# Reads ask for at most this much: a stream read takes a block of the size asked for,
-# and an idle connection asks every _IDLE_STEP_S; 2 KB blocks are what a fragmented
-# device heap runs out of first.
+# Reads take at most this much at a time, into the servers' one buffer (_recv).
 _CHUNK = 512
+_INTO = memoryview(bytearray(_CHUNK))
 _WRAP = sys.implementation.name == "micropython"  # TLS wrapped per connection (_serve)
 
 
@@ -180,10 +179,10 @@ class HttpServer:
                 return b""
             try:
                 if raw is None:
-                    return await asyncio.wait_for(reader.read(_CHUNK), _IDLE_STEP_S)
-                data = reader.s.read(_CHUNK)  # what TLS holds already; None: nothing
-                if data is not None:
-                    return data
+                    return await asyncio.wait_for(_recv(reader, _CHUNK), _IDLE_STEP_S)
+                n = reader.s.readinto(_INTO)  # what TLS holds already; None: nothing
+                if n is not None:
+                    return bytes(_INTO[:n])
                 await asyncio.wait_for(wait.readable(raw), _IDLE_STEP_S)
             except asyncio.TimeoutError:
                 pass
@@ -233,6 +232,21 @@ def _wants_keep_alive(req):
     return conn == "keep-alive" if req.http_version == "1.0" else conn != "close"
 
 
+async def _recv(reader, limit):
+    """Up to limit bytes, b"" at the end: read into the servers' one buffer and copied out
+    at the size that came. A stream's read(n) takes a fresh block of n bytes however few
+    arrive, and 513 bytes are what a fragmented device heap lacks first (the soak at
+    90 KB). The buffer is safe to share: each task reads into it when it wakes and copies
+    out before anything else runs."""
+    if not hasattr(reader, "readinto"):  # CPython's streams
+        return await reader.read(min(limit, _CHUNK))
+    view = _INTO if limit >= _CHUNK else _INTO[:limit]
+    while True:
+        n = await reader.readinto(view)
+        if n is not None:  # None: woken with nothing to read after all
+            return bytes(view[:n])
+
+
 async def _read(reader, buf):
     """(lines of the head, body, the bytes after them) of one request, buf: what was read
     already. ValueError(status, code, reason); status None when the client closed before
@@ -244,7 +258,7 @@ async def _read(reader, buf):
         if len(buf) >= HEAD_MAX:
             await _drain(reader, DRAIN_MAX)
             raise ValueError(431, "request:too-large", "request head over %d bytes" % HEAD_MAX)
-        data = await reader.read(min(_CHUNK, HEAD_MAX - len(buf)))
+        data = await _recv(reader, HEAD_MAX - len(buf))
         if not data:
             raise ValueError(None if not buf else 400, "request:bad",
                              "connection closed mid-request")
@@ -262,7 +276,7 @@ async def _read(reader, buf):
         await _drain(reader, min(length, DRAIN_MAX) - len(rest))
         raise ValueError(413, "request:too-large", "body over %d bytes" % BODY_MAX)
     while len(rest) < length:
-        data = await reader.read(min(_CHUNK, length - len(rest)))
+        data = await _recv(reader, length - len(rest))
         if not data:
             raise ValueError(400, "request:bad", "connection closed mid-body")
         rest += data
@@ -291,7 +305,7 @@ async def _drain(reader, limit):
     closing with unread data resets the connection, and the client never sees the answer."""
     try:
         while limit > 0:
-            data = await asyncio.wait_for(reader.read(min(limit, _CHUNK)), 0.2)
+            data = await asyncio.wait_for(_recv(reader, limit), 0.2)
             if not data:
                 return
             limit -= len(data)
