@@ -5,8 +5,10 @@ partial and pipelined frames both work. A connection speaks MBAP or, as energy m
 do through Ethernet-to-RS485 gateways, RTU framing (modbus/rtu.py): its first frame
 decides, a valid RTU CRC meaning RTU, and every answer goes out in that framing. A frame
 that cannot be Modbus (protocol id not 0, a length outside 2..254, a wrong CRC) closes
-that connection only; so does silence longer than the idle timeout, or answers left
-unread that long. Every answer is built from
+that connection only; so does silence longer than the idle timeout (one task looks after
+every connection's, not a timer around each read: that is a task and a coroutine per
+request, and ~300 bytes of the heap per waiting connection), or answers left unread that
+long. Every answer is built from
 the register image current when the frame is handled, which is immutable: one
 response, one telegram.
 """
@@ -68,9 +70,22 @@ class ModbusServer:
         self.exceptions = 0
         self.log = RequestLog()
         self._out = bytearray(_OUT)
+        self._live = []  # [task, ms of its last request] of each connection
+        self._reaper = None
 
     async def start(self, port, host="0.0.0.0"):
         self.server = await asyncio.start_server(self._serve, host, port, backlog=8)
+
+    async def _reap(self):
+        """Ends the connections silent for longer than the idle timeout; runs while there
+        are connections."""
+        while True:
+            await asyncio.sleep(1)
+            now = self._clock()
+            for conn in self._live:
+                if now - conn[1] > self.idle_s * 1000:
+                    conn[1] = now  # cancelled once
+                    conn[0].cancel()
 
     async def _serve(self, reader, writer):
         self.connections += 1
@@ -80,20 +95,28 @@ class ModbusServer:
             await writer.wait_closed()
             return
         self.clients += 1
+        conn = [asyncio.current_task(), self._clock()]
+        self._live.append(conn)
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap())
         try:
-            await self._session(reader, writer, ipv4(writer.get_extra_info("peername")))
-        except asyncio.TimeoutError:
+            await self._session(reader, writer, ipv4(writer.get_extra_info("peername")), conn)
+        except (asyncio.TimeoutError, asyncio.CancelledError):  # silent, or not reading
             self.timeouts += 1
         except ValueError:
             self.garbage += 1
         except (OSError, MemoryError):  # a broken connection, or no heap for it: that one
             pass
         finally:
+            self._live.remove(conn)
+            if not self._live:
+                self._reaper.cancel()
+                self._reaper = None
             self.clients -= 1
             writer.close()
             await writer.wait_closed()
 
-    async def _session(self, reader, writer, client):
+    async def _session(self, reader, writer, client, conn):
         buf = bytearray(_IN)
         view = memoryview(buf)
         out = self._out  # shared: an answer is built and copied out before any await
@@ -101,10 +124,10 @@ class ModbusServer:
         framing = None
         while True:
             # view itself when empty (the usual case): a slice is an object of the heap
-            got = await asyncio.wait_for(_receive(reader, view[n:] if n else view),
-                                         self.idle_s)
+            got = await _receive(reader, view[n:] if n else view)
             if not got:
                 return
+            conn[1] = self._clock()
             n += got
             i = 0
             if framing is None:
