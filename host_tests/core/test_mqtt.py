@@ -36,6 +36,8 @@ def test_a_packet_built_in_the_buffer_is_the_same_packet():
             assert bytes(session.publish_into(out, "a/b", payload, retain)) == want
             filled = session.publish_into(out, "a/b", lambda o, p=payload: o.write(p), retain)
             assert bytes(filled) == want
+            want = session.publish_packet("a/b", payload, 1, retain, 0x1234)  # QoS 1
+            assert bytes(session.publish_into(out, "a/b", payload, retain, 0x1234)) == want
 
 def test_parse_publish():
     assert session.parse_publish(0x30, b"\x00\x01ahello") == (b"a", b"hello", 0, 0)

@@ -176,11 +176,12 @@ class Publisher:
                 await self._publish_reading(s, self.topic_counters, r, COUNTER_KEYS)
                 counters_at = now
             if not announced:  # after the first reading: it says which sensors exist
-                for topic, payload in discovery.messages(
+                for topic, config in discovery.messages(
                         self.identity.serial, (self.topic_data, self.topic_counters,
                                                self.topic_status),
                         self._model, self._version, r):
-                    await self._publish(s, topic, payload, 1, True)
+                    await self._publish(s, topic, lambda out, c=config: json.dump(c, out),
+                                        1, True)
                 announced = True
 
     def _on_command(self, topic, payload):

@@ -85,19 +85,22 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0):
     return _packet(_PUBLISH | qos << 1 | (1 if retain else 0), body + payload)
 
 
-def publish_into(out, topic, payload, retain=False):
-    """A QoS 0 PUBLISH built in out (a device.outbuf.Out); returns its view. payload:
-    bytes, or fill(out) that writes it there, so no copy of it is made on the heap."""
+def publish_into(out, topic, payload, retain=False, pid=0):
+    """A PUBLISH built in out (a device.outbuf.Out), QoS 1 with packet id pid, else QoS 0;
+    returns its view. payload: bytes, or fill(out) that writes it there, so no copy of it
+    is made on the heap."""
     out.clear()
     out.write(b"\0\0\0\0\0")  # room for the fixed header, written once the size is known
     t = topic.encode()
     out.write(len(t).to_bytes(2, "big"))
     out.write(t)
+    if pid:
+        out.write(pid.to_bytes(2, "big"))
     if callable(payload):
         payload(out)
     else:
         out.write(payload)
-    head = _head(_PUBLISH | (1 if retain else 0), out.n - 5)
+    head = _head(_PUBLISH | (2 if pid else 0) | (1 if retain else 0), out.n - 5)
     start = 5 - len(head)
     out.buf[start:5] = head
     return memoryview(out.buf)[start:out.n]
@@ -187,11 +190,11 @@ class Session:
         self._pid = self._pid % 0xFFFF + 1
         return self._pid
 
-    async def _exchange(self, pkt, pid):
+    async def _exchange(self, pkt, pid, fill=None):
         """Send a packet that the broker acknowledges, and wait for that ack."""
         self._want = pid
         self._acked.clear()
-        await self._send(pkt)
+        await self._send(pkt, fill)
         try:
             await asyncio.wait_for(self._acked.wait(), self._timeout)
         except asyncio.TimeoutError:
@@ -200,13 +203,18 @@ class Session:
             self._want = 0
 
     async def publish(self, topic, payload, qos=0, retain=False):
-        """payload: bytes or str; at QoS 0 in a session with a buffer, also fill(out)
-        (see publish_into)."""
+        """payload: bytes or str; in a session with a buffer, also fill(out) (see
+        publish_into)."""
+        out = self._out
         if qos:
             pid = self._next_pid()
-            await self._exchange(publish_packet(topic, payload, 1, retain, pid), pid)
-        elif self._out is not None:
-            await self._send(None, lambda: publish_into(self._out, topic, payload, retain))
+            if out is None:
+                await self._exchange(publish_packet(topic, payload, 1, retain, pid), pid)
+            else:
+                await self._exchange(None, pid, lambda: publish_into(out, topic, payload,
+                                                                     retain, pid))
+        elif out is not None:
+            await self._send(None, lambda: publish_into(out, topic, payload, retain))
         else:
             await self._send(publish_packet(topic, payload, 0, retain))
         self.sent += 1
