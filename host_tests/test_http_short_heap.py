@@ -14,6 +14,7 @@ from device.outbuf import Out
 from web import errors
 from web.answer import Json
 from web.http import HttpServer
+from web.turn import Turn
 
 
 def _app():
@@ -49,7 +50,7 @@ class Server:
 
     def _run(self):
         async def main():
-            server = HttpServer(_app, "http", 2, Out(1024), self.refused)
+            server = HttpServer(_app, "http", 2, Out(1024), self.refused, Turn())
             await server.start(0, "127.0.0.1")
             self.port = server.server.sockets[0].getsockname()[1]
             self._up.set()

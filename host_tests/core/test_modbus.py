@@ -121,6 +121,19 @@ async def _server_session():
     assert got[6:] .startswith(b"\x01\x04\x04") and got[13:17] == b"\x00\x02\x00\x00"
     assert got[19:26] == b"\xf7\x03\x04" + one[9:13]
     assert got[26:] == b"\x00\x03\x00\x00\x00\x03\x09\x90\x01"
+    # Connections share the server's read buffer: a frame half arrived on one is kept
+    # while another's whole frame is answered.
+    ra, wa = await asyncio.open_connection("127.0.0.1", PORT)
+    wa.write(req[:5])
+    await wa.drain()
+    await asyncio.sleep(0.05)
+    assert await _exchange(PORT, [_frame(8, 0, b"\x03\x80\x16\x00\x02")], 13) == \
+        b"\x00\x08" + one[2:]
+    wa.write(req[5:])
+    await wa.drain()
+    assert await ra.readexactly(13) == one
+    wa.close()
+    await wa.wait_closed()
     # A lying length closes that connection only.
     reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
     writer.write(b"\x00\x01\x00\x00\x01\x00\x01\x03")
@@ -129,7 +142,7 @@ async def _server_session():
     writer.close()
     await writer.wait_closed()
     assert await _exchange(PORT, [req], 13) == one
-    assert srv.garbage == 1 and srv.requests == 6 and srv.exceptions == 1
+    assert srv.garbage == 1 and srv.requests == 8 and srv.exceptions == 1
     srv.server.close()
     await srv.server.wait_closed()
 

@@ -14,10 +14,11 @@ HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n"
 
 
 class Events:
-    def __init__(self, latest, status, clock, auth, out, max_streams=2):
+    def __init__(self, latest, status, clock, auth, out, turn, max_streams=2):
         """status(): the status dict to send; clock(): milliseconds; auth: web.auth.Auth,
         whose UI session a stream may belong to; out: the firmware's output buffer
-        (device/outbuf), which every stream's messages are written through."""
+        (device/outbuf), which every stream's messages are written through; turn:
+        web.turn.Turn, taken while a status is written (the web servers' too)."""
         self.latest = latest
         self._status = status
         self._clock = clock
@@ -26,6 +27,7 @@ class Events:
         self.streams = 0
         self.dropped = 0
         self._out = out
+        self._turn = turn
 
     def stream(self, session):
         """What serves a stream on a writer, run by web.http once the API has let go of
@@ -68,9 +70,13 @@ class Events:
             self.streams -= 1
 
     async def _send_status(self, writer):
-        out = self._out.clear(writer)
-        out.write(b"event: status\ndata: ")
-        await answer.write_json(writer, out, self._status(), b"\n\n", SEND_TIMEOUT_S)
+        taken = await self._turn.take()
+        try:
+            out = self._out.clear(writer)
+            out.write(b"event: status\ndata: ")
+            await answer.write_json(writer, out, self._status(), b"\n\n", SEND_TIMEOUT_S)
+        finally:
+            self._turn.give(taken)
 
     async def _send(self, writer, out, end=b"\n\n"):
         """Ends the message just written into out and sends it (no await before the

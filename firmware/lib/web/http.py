@@ -51,11 +51,13 @@ def _use(n):
 
 
 class HttpServer:
-    def __init__(self, build, scheme, max_conns, out, refused, keep_alive=True):
+    def __init__(self, build, scheme, max_conns, out, refused, turn, keep_alive=True):
         """build(): the Microdot application, made when the first request comes; out:
         the output buffer answers are written through (device/outbuf, shared); refused:
-        {route: requests answered 503 for a short heap}, shared by the servers."""
+        {route: requests answered 503 for a short heap}, shared by the servers; turn:
+        web.turn.Turn, shared by the servers and event streams."""
         _SERVERS.append(self)
+        self.turn = turn
         self._build = build
         self.out = out
         self.short = refused
@@ -120,27 +122,24 @@ class HttpServer:
         run on it without Microdot (req.g.follow(writer): the event stream), or None."""
         pending = b""
         while True:
+            taken = False
             try:
-                req, pending = await self._request(reader, writer, pending)
+                got, pending = await self._next(reader, writer, pending)
+                if got is None:
+                    return None
+                taken = await self.turn.take()
+                req = await self._parse(got, reader, writer)
+                if req is None:
+                    return None
+                follow, keep = await self._answer(req, writer)
             except MemoryError:  # how much of it was read is unknown: close after
                 await self._short(writer, "request", False)
                 return None
-            if req is None:
-                return None
-            self.requests += 1
-            keep = self.keep_alive and _wants_keep_alive(req)
-            try:
-                res = await req.app.dispatch_request(req)
-                if res is res.already_handled:
-                    return getattr(req.g, "follow", None)
-                if res.body is answer.SHORT:  # errors.short: Microdot met it
-                    self._count(_route(req))
-                await self._send(writer, res, keep)
-            except MemoryError:  # nothing of the answer went out yet
-                await self._short(writer, _route(req), keep)
-            if not keep:
-                return None
-            req = res = None  # an idle connection holds nothing of its last request
+            finally:
+                self.turn.give(taken)
+            if follow is not None or not keep:
+                return follow
+            got = req = None  # an idle connection holds nothing of its last request
             if not pending:
                 pending = await self._idle(reader, raw)
                 if not pending:
@@ -200,25 +199,47 @@ class HttpServer:
     def _count(self, route):
         self.short[route] = self.short.get(route, 0) + 1
 
-    async def _request(self, reader, writer, pending):
-        """(Request, bytes of the next one already read), or (None, b"") after answering
-        an error (counted in bad)."""
+    async def _answer(self, req, writer):
+        """Dispatches req and sends the answer: (what a route left to run on the
+        connection, or None; whether the connection stays open)."""
+        self.requests += 1
+        keep = self.keep_alive and _wants_keep_alive(req)
+        try:
+            res = await req.app.dispatch_request(req)
+            if res is res.already_handled:
+                return getattr(req.g, "follow", None), False
+            if res.body is answer.SHORT:  # errors.short: Microdot met it
+                self._count(_route(req))
+            await self._send(writer, res, keep)
+        except MemoryError:  # nothing of the answer went out yet
+            await self._short(writer, _route(req), keep)
+        return None, keep
+
+    async def _next(self, reader, writer, pending):
+        """((head lines, body), bytes of the next request already read), or (None, b"")
+        after answering an error (counted in bad)."""
         try:
             lines, body, pending = await asyncio.wait_for(_read(reader, pending), DEADLINE_S)
+            return (lines, body), pending
         except asyncio.TimeoutError:
             err = 408, "request:timeout", "the request did not arrive in time"
         except ValueError as e:
             err = e.args
-        else:
-            try:
-                return _parse(self, lines, body, reader, writer), pending
-            except ValueError as e:
-                err = e.args
+        await self._refuse(writer, err)
+        return None, b""
+
+    async def _parse(self, got, reader, writer):
+        """The Request of the head and body read, or None after answering a bad one."""
+        try:
+            return _parse(self, got[0], got[1], reader, writer)
+        except ValueError as e:
+            await self._refuse(writer, e.args)
+
+    async def _refuse(self, writer, err):
         if err[0] is None:  # the client left between requests: nothing to answer
-            return None, b""
+            return
         self.bad += 1
         await self._send(writer, errors.response(*err))
-        return None, b""
 
 
 def _route(req):

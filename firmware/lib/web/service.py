@@ -7,6 +7,7 @@ from net import budget, tls
 from web.auth import Auth
 from web.events import Events
 from web.http import HttpServer
+from web.turn import Turn
 
 
 class Web:
@@ -16,12 +17,13 @@ class Web:
         self.auth = Auth(dev.identity.api_password)
         out = dev.out  # every answer and event is written through it (web/answer)
         self.refused = {}  # route: requests answered 503 for a short heap (heap.refused)
-        self.events = Events(dev.latest, dev.status, clock.ms, self.auth, out,
+        turn = Turn()  # one answer in the making at a time (web/turn)
+        self.events = Events(dev.latest, dev.status, clock.ms, self.auth, out, turn,
                              budget.EVENT_STREAMS)
         self.https = HttpServer(self._api, "https", budget.HTTPS_CONNECTIONS, out,
-                                self.refused)
+                                self.refused, turn)
         self.http = HttpServer(lambda: _landing(https_port), "http", budget.HTTP_CONNECTIONS,
-                               out, self.refused, keep_alive=False)
+                               out, self.refused, turn, keep_alive=False)
         self.error = None
 
     def _api(self):
