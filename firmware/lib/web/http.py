@@ -129,6 +129,7 @@ class HttpServer:
                     return None
                 taken = await self.turn.take()
                 req = await self._parse(got, reader, writer)
+                got = None  # the head's lines: the Request holds what it needs of them
                 if req is None:
                     return None
                 follow, keep = await self._answer(req, writer)
@@ -139,7 +140,7 @@ class HttpServer:
                 self.turn.give(taken)
             if follow is not None or not keep:
                 return follow
-            got = req = None  # an idle connection holds nothing of its last request
+            req = None  # an idle connection holds nothing of its last request
             if not pending:
                 pending = await self._idle(reader, raw)
                 if not pending:
