@@ -248,6 +248,7 @@ class App:
             now = clock.ms()
             self.meter.tick(now)
             self.latest.fresh(now)  # latches staleness even when nobody polls
+            self.latest.tick()  # the event streams and MQTT look after their timers
             gc.collect()  # a few ms on a 100 KB heap; keeps it unfragmented and measured
             # Read here, not in status(): each reading walks the heap's whole block table.
             self.heap_live, self.heap_free = gc.mem_alloc(), gc.mem_free()

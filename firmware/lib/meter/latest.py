@@ -23,14 +23,20 @@ class Latest:
         self.count += 1
         self.at = now
         self._stale = False
-        self._event.set()
-        self._event.clear()  # waiters already woken; the next wait blocks again
+        self.tick()  # waiters already woken; the next wait blocks again
 
     def fresh(self, now):
         if not self._stale and now - self.at >= self.limit_ms:
             self._stale = True
         return not self._stale
 
+    def tick(self):
+        """Wakes the waiters with no new reading: the firmware's housekeeping, every
+        second, so that a waiter looks after its timers without a timeout of its own (a
+        wait_for is a task and two coroutines in the heap while it waits)."""
+        self._event.set()
+        self._event.clear()
+
     async def wait(self):
-        """Returns after the next valid telegram."""
+        """Returns after the next valid telegram or tick()."""
         await self._event.wait()

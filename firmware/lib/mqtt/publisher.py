@@ -162,10 +162,7 @@ class Publisher:
             if self._command is not None:
                 await self._run_command(s)
             if latest.count == seen:
-                try:
-                    await asyncio.wait_for(latest.wait(), 1)
-                except asyncio.TimeoutError:
-                    pass
+                await latest.wait()  # a reading, or the firmware's tick every second
                 continue
             self.skipped += latest.count - seen - 1
             seen = latest.count

@@ -58,10 +58,7 @@ class Events:
                     out.write(b"event: reading\ndata: ")
                     reading.write_json(out, self.latest.reading)
                     await self._send(writer, out)
-                try:
-                    await asyncio.wait_for(self.latest.wait(), 1)
-                except asyncio.TimeoutError:
-                    pass
+                await self.latest.wait()  # a reading, or the firmware's tick every second
         except asyncio.TimeoutError:
             self.dropped += 1  # not reading what it asked for
         except (OSError, MemoryError):
