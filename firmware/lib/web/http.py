@@ -28,7 +28,8 @@ MAX_HEADERS = 32
 DEADLINE_S = 10  # for a whole request to arrive once it has begun
 GRACE_S = 0.5  # a connection over the limit waits this long for a slot
 KEEP_ALIVE_S = 10  # an idle connection waits this long for its next request
-_IDLE_STEP_S = 0.2  # how soon an idle connection notices a newcomer waiting for its slot
+_IDLE_STEP_S = 0.2  # how soon an idle connection yields its slot to a newcomer waiting
+_IDLE_STEPS = int(KEEP_ALIVE_S / _IDLE_STEP_S)
 # Reads take at most this much at a time, into the servers' one buffer (_recv).
 _CHUNK = 512
 _INTO = memoryview(bytearray(_CHUNK))
@@ -68,6 +69,8 @@ class HttpServer:
         self.active = 0
         self.waiting = False  # a newcomer waits for a slot
         self._freed = asyncio.Event()
+        self._idlers = []  # [task, steps idle] of each connection waiting for a request
+        self._watcher = None  # the task that ends idle connections (_watch)
         self.connections = 0
         self.requests = 0
         self.refused = 0  # over max_conns (answered 503, or closed while one waited)
@@ -171,22 +174,47 @@ class HttpServer:
 
     async def _idle(self, reader, raw):
         """The first bytes of the next request, or b"" to close: the client went, stayed
-        silent too long, or someone waits for this slot. Over TLS the wait is on the plain
-        socket: MicroPython polls a TLS socket, which has no descriptor of its own, every
-        millisecond, which slows every other task on the sim while a connection idles."""
-        for _ in range(int(KEEP_ALIVE_S / _IDLE_STEP_S)):
-            if self.waiting:
-                return b""
-            try:
-                if raw is None:
-                    return await asyncio.wait_for(_recv(reader, _CHUNK), _IDLE_STEP_S)
+        silent KEEP_ALIVE_S, or someone waits for this slot (_watch ends the wait: one
+        task for every idle connection, not a timer around each wait, ~300 bytes of heap
+        per connection). Over TLS the wait is on the plain socket: MicroPython polls a TLS
+        socket, which has no descriptor of its own, every millisecond, which slows every
+        other task on the sim while a connection idles."""
+        me = [asyncio.current_task(), 0]  # [task, steps idle]; -1: ended by _watch
+        self._idlers.append(me)
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch())
+        try:
+            if raw is None:
+                return await _recv(reader, _CHUNK)
+            while True:
                 n = reader.s.readinto(_INTO)  # what TLS holds already; None: nothing
                 if n is not None:
                     return bytes(_INTO[:n])
-                await asyncio.wait_for(wait.readable(raw), _IDLE_STEP_S)
-            except asyncio.TimeoutError:
-                pass
-        return b""
+                await wait.readable(raw)
+        except asyncio.CancelledError:
+            if me[1] >= 0:
+                raise
+            return b""
+        finally:
+            self._idlers.remove(me)
+            if not self._idlers:
+                self._watcher.cancel()
+                self._watcher = None
+
+    async def _watch(self):
+        """Ends idle connections: one each step while a newcomer waits for a slot, and
+        every one silent for KEEP_ALIVE_S. Runs while any connection idles."""
+        while True:
+            await asyncio.sleep(_IDLE_STEP_S)
+            newcomer = self.waiting
+            for me in self._idlers:
+                if me[1] < 0:
+                    continue
+                me[1] += 1
+                if newcomer or me[1] > _IDLE_STEPS:
+                    newcomer = False
+                    me[1] = -1
+                    me[0].cancel()
 
     async def _send(self, writer, res, keep=False):
         reason = res.reason or errors.REASONS.get(res.status_code, "")
