@@ -14,8 +14,8 @@ from microdot.microdot import Microdot
 
 from device.outbuf import Out
 from web import errors
-from web.answer import Json
 from web import http as web_http
+from web.answer import Json
 from web.http import HttpServer
 from web.turn import Turn
 
