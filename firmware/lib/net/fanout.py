@@ -1,25 +1,36 @@
 """One byte stream served read-only to several TCP readers: the raw meter stream (port
 8088) and, on the sim, P1 out.
 
-publish() never waits: it copies the chunk into each reader's bounded buffer and a task
-per reader sends it. A reader whose buffer overflows, or whose socket takes nothing for
-a few seconds, is too slow and is dropped, so it can never slow the meter loop. Readers
-beyond max_readers are refused. A reader's buffer is allocated when it connects (nobody
-reads the raw stream most of the time); without the heap for it, that connection closes.
-Its task sends whatever the buffer holds as soon as it runs, straight from the buffer
-(write() copies only what the socket does not take at once).
+publish() never waits: it writes each chunk straight to every reader's socket, which
+almost always takes it whole, so a reader that keeps up holds no buffer of ours (2 KB
+less heap per reader than a buffer each). What a socket does not take waits in the
+stream's own queue, and what comes while that is being sent, in a buffer of the reader's
+taken then and let go once it has caught up; a task per reader sends them. A reader whose
+backlog would pass the buffer's size, or whose socket takes nothing for a few seconds, is
+too slow and is dropped, so it can never slow the meter loop; so is one the heap has no
+buffer for at that moment. Readers beyond max_readers are refused.
 """
 import asyncio
 
-# A reader that cannot take a chunk within this long is dropped, even before its buffer
+# A reader that cannot take a chunk within this long is dropped, even before its backlog
 # overflows (its socket is full: it has stopped reading).
 _SEND_TIMEOUT_S = 5
 
 
+def _unsent(writer):
+    """Bytes the socket has not taken yet (MicroPython queues them on the stream)."""
+    try:
+        return len(writer.out_buf)
+    except AttributeError:
+        return writer.transport.get_write_buffer_size()
+
+
 class _Reader:
-    def __init__(self, size):
-        self.buf = bytearray(size)
+    def __init__(self, writer):
+        self.writer = writer
+        self.buf = None  # taken while the reader is behind
         self.n = 0
+        self.sending = False  # its task is sending a backlog: new chunks go into buf
         self.closed = False
         self.ready = asyncio.Event()
 
@@ -40,17 +51,35 @@ class Fanout:
         self.server = await asyncio.start_server(self._serve, host, port)
 
     def publish(self, data):
-        n = len(data)
         for r in self._readers:
-            if r.closed:
-                continue
+            if not r.closed:
+                self._give(r, data)
+
+    def _give(self, r, data):
+        n = len(data)
+        try:
+            if not r.sending:
+                r.writer.write(data)  # what the socket does not take is queued there
+                if _unsent(r.writer) > self._size:
+                    self._drop(r)
+                elif _unsent(r.writer):
+                    r.sending = True
+                    r.ready.set()
+                return
+            if r.buf is None:
+                r.buf = bytearray(self._size)
             if r.n + n > len(r.buf):
-                r.closed = True
-                self.dropped += 1
-            else:
-                r.buf[r.n:r.n + n] = data
-                r.n += n
-            r.ready.set()
+                self._drop(r)
+                return
+            r.buf[r.n:r.n + n] = data
+            r.n += n
+        except (OSError, MemoryError):  # a reset reader, or no heap for its backlog
+            self._drop(r)
+
+    def _drop(self, r):
+        r.closed = True
+        self.dropped += 1
+        r.ready.set()
 
     async def _serve(self, reader, writer):
         if len(self._readers) >= self.max_readers:
@@ -58,31 +87,30 @@ class Fanout:
             writer.close()
             await writer.wait_closed()
             return
-        r = watch = None
+        r = _Reader(writer)
+        self._readers.append(r)
+        watch = asyncio.create_task(self._watch(reader, r))
         try:
-            reader_state = _Reader(self._size)
-            self._readers.append(reader_state)
-            r = reader_state
-            watch = asyncio.create_task(self._watch(reader, r))
-            while True:
+            while not r.closed:
                 await r.ready.wait()
                 r.ready.clear()
-                if r.closed:
-                    break
-                writer.write(memoryview(r.buf)[:r.n])
-                r.n = 0
-                await asyncio.wait_for(writer.drain(), _SEND_TIMEOUT_S)
+                while r.sending and not r.closed:
+                    await asyncio.wait_for(writer.drain(), _SEND_TIMEOUT_S)
+                    if r.n:  # what came meanwhile
+                        writer.write(memoryview(r.buf)[:r.n])
+                        r.n = 0
+                    elif not _unsent(writer):
+                        r.sending = False
+                        r.buf = None  # caught up
         except asyncio.TimeoutError:
             if not r.closed:
                 self.dropped += 1
         except (OSError, MemoryError):  # that reader only
             pass
         finally:
-            if r is not None:
-                r.closed = True
-                self._readers.remove(r)
-            if watch is not None:
-                watch.cancel()
+            r.closed = True
+            self._readers.remove(r)
+            watch.cancel()
             writer.close()
             await writer.wait_closed()
 
