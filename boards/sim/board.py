@@ -6,13 +6,11 @@ so configure() only records them. Ports come from the environment sim.py sets.
 """
 import asyncio
 import os
-import socket
 import sys
 import time
 
 import simnet
 
-from net import dns, sntp
 from net.fanout import Fanout
 
 NAME = "sim"
@@ -119,9 +117,10 @@ async def network_time():
         return None
     if NTP == "host":
         return int(time.time())
+    from net import sntp  # imported for the query and let go after it
+
     host, port = NTP.rsplit(":", 1)
-    ip = await dns.resolve(host, dns_server())
-    return None if ip is None else await sntp.query(socket.getaddrinfo(ip, int(port))[0][-1])
+    return await sntp.network_time(host, int(port), dns_server())
 
 
 def set_clock(epoch):

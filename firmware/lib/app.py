@@ -11,6 +11,7 @@ import sys
 import board
 from device import clock, config, schema, timesync
 from device.identity import Identity
+from device.modules import forget
 from device.outbuf import Out
 from device.panel import SAMPLE_MS, Panel
 from device.version import VERSION
@@ -233,10 +234,14 @@ class App:
     async def next_telegram(self, timeout_ms):
         return await self.meter.next_frame(timeout_ms)
 
-    def _resolve(self, name):
-        from net import dns
+    async def _resolve(self, name):
+        from net import dns  # at MQTT's (re)connects only: let go after
 
-        return dns.resolve(name, board.dns_server())
+        try:
+            return await dns.resolve(name, board.dns_server())
+        finally:
+            forget("net.dns")
+            forget("net.udp")
 
     def _wall_time(self):
         return self.wall.now(clock.ms())

@@ -15,7 +15,6 @@ import network
 from machine import UART, Pin
 
 from device.wallclock import rtc_datetime
-from net import dns, sntp
 
 HOST = "0.0.0.0"
 CONFIG_PATH = "/config.json"
@@ -109,10 +108,9 @@ def dns_server():
 
 
 async def network_time():
-    """SNTP; the name is resolved without blocking (lwIP's getaddrinfo would stall the
-    whole loop for seconds when the DNS server does not answer)."""
-    ip = await dns.resolve(NTP_HOST, dns_server())
-    return None if ip is None else await sntp.query((ip, 123))
+    from net import sntp  # imported for the query and let go after it
+
+    return await sntp.network_time(NTP_HOST, 123, dns_server())
 
 
 def set_clock(epoch):

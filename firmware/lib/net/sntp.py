@@ -1,9 +1,26 @@
 """One SNTP query (RFC 4330 client mode) over net.udp, without blocking the event loop."""
 import os
+import socket
 
+from device.modules import forget
 from net import udp
 
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
+
+
+async def network_time(host, port, server):
+    """UTC epoch seconds from the SNTP server host (a name resolved without blocking:
+    lwIP's getaddrinfo would stall the loop for seconds when the DNS server does not
+    answer; server: the DNS server's (ip, port)), or None. It runs once an hour, so its
+    modules (this one, net.dns, net.udp) are let go after each query."""
+    from net import dns
+
+    try:
+        ip = await dns.resolve(host, server)
+        return None if ip is None else await query(socket.getaddrinfo(ip, port)[0][-1])
+    finally:
+        for name in ("net.sntp", "net.dns", "net.udp"):
+            forget(name)
 
 
 async def query(addr, timeout_ms=2000):
