@@ -73,7 +73,10 @@ class Fanout:
                 return
             r.buf[r.n:r.n + n] = data
             r.n += n
-        except (OSError, MemoryError):  # a reset reader, or no heap for its backlog
+        except OSError:  # a reset reader: not a slow one
+            r.closed = True
+            r.ready.set()
+        except MemoryError:  # no heap for its backlog: it has to go, as a slow one
             self._drop(r)
 
     def _drop(self, r):
