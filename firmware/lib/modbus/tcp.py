@@ -22,6 +22,7 @@ except ImportError:
 
 from modbus import pdu, registers, rtu
 from modbus.log import RequestLog, ipv4
+from net.wait import unsent
 
 _MBAP = const(7)  # transaction id, protocol id, length, unit id
 _MAX_FRAME = const(6 + 254)
@@ -45,15 +46,6 @@ def _framing(buf, n):
     if (mbap and 6 + length <= n) or (not mbap and not k > n) or n >= _IN:
         return _MBAP_FRAMING  # complete, or no frame of either kind: the MBAP check says
     return None
-
-
-def _unsent(writer):
-    """Bytes the socket has not taken yet. Answers are small: almost always none, and
-    then nothing needs to wait (the next read yields to the other tasks)."""
-    try:
-        return len(writer.out_buf)  # MicroPython queues them on the stream
-    except AttributeError:
-        return writer.transport.get_write_buffer_size()
 
 
 class ModbusServer:
@@ -162,7 +154,7 @@ class ModbusServer:
                 i = end
             if i < n:
                 held = bytearray(buf[i:n])
-            if i and _unsent(writer):
+            if i and unsent(writer):
                 # A client that stops reading its answers must not hold a slot forever.
                 await asyncio.wait_for(writer.drain(), self.idle_s)
 

@@ -12,17 +12,11 @@ buffer for at that moment. Readers beyond max_readers are refused.
 """
 import asyncio
 
+from net.wait import unsent
+
 # A reader that cannot take a chunk within this long is dropped, even before its backlog
 # overflows (its socket is full: it has stopped reading).
 _SEND_TIMEOUT_S = 5
-
-
-def _unsent(writer):
-    """Bytes the socket has not taken yet (MicroPython queues them on the stream)."""
-    try:
-        return len(writer.out_buf)
-    except AttributeError:
-        return writer.transport.get_write_buffer_size()
 
 
 class _Reader:
@@ -60,9 +54,10 @@ class Fanout:
         try:
             if not r.sending:
                 r.writer.write(data)  # what the socket does not take is queued there
-                if _unsent(r.writer) > self._size:
+                left = unsent(r.writer)
+                if left > self._size:
                     self._drop(r)
-                elif _unsent(r.writer):
+                elif left:
                     r.sending = True
                     r.ready.set()
                 return
@@ -102,7 +97,7 @@ class Fanout:
                     if r.n:  # what came meanwhile
                         writer.write(memoryview(r.buf)[:r.n])
                         r.n = 0
-                    elif not _unsent(writer):
+                    elif not unsent(writer):
                         r.sending = False
                         r.buf = None  # caught up
         except asyncio.TimeoutError:
