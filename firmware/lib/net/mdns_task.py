@@ -19,6 +19,7 @@ except ImportError:
 # for our shared name comes first as in ours. Each read allocates this much for a moment.
 _SIZE = const(512)
 _BURST = const(8)  # datagrams read per wake-up, so a flood cannot hold the loop
+_DROP = bytearray(1)  # where a datagram there is no heap for is read away
 _IDLE_MS = const(1000)  # a new address is looked for at least this often
 _REOPEN_MS = const(5000)  # after the socket could not be opened (no sockets left, no interface)
 # Linux's option numbers (the sim): MicroPython's unix port does not name them. The ESP32's
@@ -126,7 +127,15 @@ class MdnsTask:
         r = self.responder
         for _ in range(_BURST):
             try:
-                d, peer = self._sock.recvfrom(_SIZE)
+                try:
+                    d, peer = self._sock.recvfrom(_SIZE)
+                except MemoryError:
+                    # recvfrom allocates before it reads: the datagram is still queued
+                    # and the socket still readable. Read it away into the preallocated
+                    # byte (the rest of a datagram is discarded) or the loop would spin.
+                    self._sock.readinto(_DROP)
+                    self.dropped += 1
+                    continue
                 legacy = _port(peer) != mdns.PORT
                 self._send(r.receive(d, legacy, self._ms()), peer if legacy else self._group)
             except MemoryError:  # that datagram only: the next one may find room
