@@ -5,8 +5,7 @@ failed reads in 3 minutes); the next datagram is answered."""
 import socket
 import time
 
-from net import mdns
-from net import mdns_task
+from net import mdns, mdns_task
 from net import mdns_wire as w
 
 HOST = "smart-connect-sc0001.local"
