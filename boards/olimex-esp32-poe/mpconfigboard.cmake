@@ -3,5 +3,6 @@ set(SDKCONFIG_DEFAULTS
     boards/sdkconfig.base
     boards/sdkconfig.240mhz
     ${MICROPY_BOARD_DIR}/../esp32-common/sdkconfig.board
+    $ENV{SC_SDKCONFIG_PATHS}
 )
 set(MICROPY_FROZEN_MANIFEST ${MICROPY_BOARD_DIR}/manifest.py)
