@@ -11,9 +11,9 @@ import pytest
 from esptool.bin_image import LoadFirmwareImage
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from update import image
 
 from tools import BIN, ROOT
+from update import image
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import appimage  # noqa: E402
