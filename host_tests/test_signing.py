@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from update import ecdsa
 
 from tools import BIN, ROOT
+from update import ecdsa
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import signing  # noqa: E402
