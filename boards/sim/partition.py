@@ -152,6 +152,34 @@ class Partition:
                 f.write(_FF)
 
 
+def verifier(key):
+    """A VERIFY that checks an image as ESP-IDF's esp_image_verify does for a signed app
+    (V1 scheme): read back from the slot, walked (segments, checksum, appended SHA-256)
+    and its signature block checked against key, the 64-byte raw public key the running
+    image trusts."""
+    from update import ecdsa, image
+
+    def verify(p):
+        w = image.Walker()
+        buf = bytearray(BLOCK)
+        mv = memoryview(buf)
+        block = at = 0
+        try:
+            while w.want():
+                if at == 0:
+                    p.readblocks(block, buf)
+                n = min(w.want(), BLOCK - at)
+                w.feed(mv[at:at + n])
+                at += n
+                if at == BLOCK:
+                    block, at = block + 1, 0
+            return ecdsa.verify(key, w.verify(), w.signature[4:])
+        except (ValueError, OSError):
+            return False
+
+    return verify
+
+
 def _row(label):
     for r in TABLE:
         if r[0] == label:

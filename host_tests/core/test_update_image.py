@@ -9,7 +9,6 @@ from support import ROOT
 
 sys.path.append(ROOT + "/tools")
 import appimage  # noqa: E402
-
 from update import image  # noqa: E402
 
 BOARD = "wt32-eth01"

@@ -53,8 +53,8 @@ class Engine:
         """Starts an update of total bytes (image and signature block); ValueError
         (refused, nothing changed) while another runs or the running image is on trial,
         or when the slot cannot hold it."""
-        if self.state in (RECEIVING, VERIFYING):
-            raise ValueError("busy: an update is already running")
+        if self.state in (RECEIVING, VERIFYING, READY):
+            raise ValueError("busy: an update is already running or waits for its reboot")
         if on_trial:
             raise ValueError("trial: the running firmware is on trial; it must be marked "
                              "valid before the next update")
@@ -117,7 +117,8 @@ class Engine:
     def finish(self):
         """Once every byte has come: the image verified, its first bytes written, the
         slot made the one to boot. ValueError (the signature's refusal among them:
-        set_boot's OSError) leaves the running firmware the one that boots."""
+        set_boot's OSError) leaves the running firmware the one that boots, and the
+        slot's first sector erased."""
         if self.got != self.total:
             raise ValueError("length: %d of %d bytes" % (self.got, self.total))
         self.state = VERIFYING
@@ -127,6 +128,7 @@ class Engine:
             try:
                 self._slot.set_boot()
             except OSError as e:
+                self._slot.ioctl(6, 0)  # refused: the slot must not look like an image
                 if e.args and e.args[0] == _VALIDATE_FAILED:
                     raise ValueError("signature: the image is not signed by a key this "
                                      "firmware trusts") from None

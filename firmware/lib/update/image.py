@@ -121,7 +121,8 @@ def check(head, board, slot_size, running_secure_version, total_size):
         raise ValueError("size: %d bytes, the slot holds %d" % (total_size, slot_size))
     least = _image_len(HEADER_LEN + SEGMENT_LEN * head[1] + d.first_len, d.hashed) + SIG_LEN
     if total_size < least:
-        raise ValueError("size: %d bytes, this image needs at least %d" % (total_size, least))
+        raise ValueError("size: %d bytes, this image needs at least %d with its signature "
+                         "block (unsigned?)" % (total_size, least))
     if d.secure_version < running_secure_version:
         raise ValueError("security version: %d, the running firmware's is %d"
                          % (d.secure_version, running_secure_version))
@@ -224,6 +225,15 @@ class Walker:
         self._part, self._at, self._end = part, at, end
         if end == at:
             self._next()
+
+    def want(self):
+        """How many bytes the walker can take now without passing the signature block's
+        end: the rest of the image when image_len is known, else the rest of the current
+        part. A reader of a slot (the sim's set_boot) feeds no more, and so stops at the
+        end of the image whatever the slot holds after it."""
+        if self.image_len:
+            return self.image_len + SIG_LEN - self.fed
+        return self._end - self.fed
 
     def verify(self):
         """The SHA-256 of [0, image_len), which the signature block signs, once the image
