@@ -159,8 +159,24 @@ def build(dev, auth, events, assets, clock):
 
     @app.get("/api/v1/firmware")
     async def firmware(req):
-        return _json({"version": dev.version, "build": dev.build, "board": dev.board,
-                      "update": "not available in this version"})
+        u = dev.updates()
+        try:
+            return _json({"version": dev.version, "secure_version": u.secure_version,
+                          "build": dev.build, "board": dev.board, "slot": u.slot,
+                          "previous": u.previous, "update": u.status()})
+        finally:
+            dev.release_updates()
+
+    @app.post("/api/v1/firmware")
+    async def upload_firmware(req):
+        from web import upload
+
+        version, refusal = await upload.receive(req, dev.updates(), dev.update_needs())
+        if refusal is not None:
+            dev.release_updates()
+            return refusal
+        asyncio.create_task(dev.reset("reboot"))  # after this answer has gone out
+        return _json({"result": "verified", "version": version, "rebooting": True})
 
     @app.post("/api/v1/reset")
     async def reset(req):

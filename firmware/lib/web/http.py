@@ -24,6 +24,10 @@ from web import answer, errors
 HEAD_MAX = 2048  # request line and headers
 BODY_MAX = 2048
 DRAIN_MAX = 16384  # of a refused body, read and dropped so the answer arrives
+# Requests whose body the route reads itself, as it comes (a firmware image: never whole
+# in the heap): req.g.upload = (bytes of it read with the head, its length). The
+# connection closes after the answer.
+STREAMED = "POST /api/v1/firmware "
 MAX_HEADERS = 32
 DEADLINE_S = 10  # for a whole request to arrive once it has begun
 GRACE_S = 0.5  # a connection over the limit waits this long for a slot
@@ -232,9 +236,12 @@ class HttpServer:
         """Dispatches req and sends the answer: (what a route left to run on the
         connection, or None; whether the connection stays open)."""
         self.requests += 1
-        keep = self.keep_alive and _wants_keep_alive(req)
+        keep = self.keep_alive and _wants_keep_alive(req) and not hasattr(req.g, "upload")
         try:
             res = await req.app.dispatch_request(req)
+            up = getattr(req.g, "upload", None)
+            if up is not None:  # refused before its route read the body: drop it first
+                await _drain(req.sock[0], min(up[1], DRAIN_MAX) - len(up[0]))
             if res is res.already_handled:
                 return getattr(req.g, "follow", None), False
             if res.body is answer.SHORT:  # errors.short: Microdot met it
@@ -322,6 +329,8 @@ async def _read(reader, buf):
             if not v.isdigit():
                 raise ValueError(400, "request:bad", "bad Content-Length")
             length = int(v)
+    if lines[0].startswith(STREAMED):
+        return lines, (rest[:length], length), b""
     if length > BODY_MAX:
         await _drain(reader, min(length, DRAIN_MAX) - len(rest))
         raise ValueError(413, "request:too-large", "body over %d bytes" % BODY_MAX)
@@ -382,6 +391,10 @@ def _parse(server, lines, body, reader, writer):
         if not sep or not name or name != name.strip():
             raise ValueError(400, "request:bad", "malformed header line")
         headers[name] = value.strip()
-    return Request(server.app, writer.get_extra_info("peername"), method, url,
-                   version[5:], headers, body=body, sock=(reader, writer),
-                   scheme=server.scheme)
+    streamed = isinstance(body, tuple)
+    req = Request(server.app, writer.get_extra_info("peername"), method, url, version[5:],
+                  headers, body=b"" if streamed else body, sock=(reader, writer),
+                  scheme=server.scheme)
+    if streamed:
+        req.g.upload = body
+    return req
