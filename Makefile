@@ -208,6 +208,17 @@ firmware:
 		BUILD=$(abspath build/firmware-$(BOARD))
 	@echo "image for $(BOARD): $(IMAGE) (make flash BOARD=$(BOARD) PORT=...)"
 
+# A signed update image (docs/update.md): make release BOARD=B VERSION=V KEY=path
+# [SECURITY_VERSION=N] writes build/release/B-V.bin. KEY is the private key (PEM), kept
+# outside the repository; an ESP32 board's image is the app make firmware BOARD=B built
+# (tools/release.py says so when it is missing), the sim's carries this checkout.
+.PHONY: release
+release: $(VENV)/.stamp
+	@test -n "$(VERSION)" -a -n "$(KEY)" || { \
+		echo "usage: make release BOARD=$(BOARD) VERSION=V KEY=path [SECURITY_VERSION=N]"; exit 2; }
+	$(PY) tools/release.py --board $(BOARD) --version "$(VERSION)" --key "$(KEY)" \
+		--security-version $(or $(SECURITY_VERSION),0) --out build/release/$(BOARD)-$(VERSION).bin
+
 # Write the image to a board; IDENTITY=DIR then copies the identity (first flash).
 flash:
 	@test -f $(IMAGE) || { echo "no $(IMAGE): run make firmware BOARD=$(BOARD) first"; exit 1; }
