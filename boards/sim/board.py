@@ -42,6 +42,11 @@ MDNS = bool(MDNS_ADDRESS)
 # The serial device the RS485 Modbus RTU slave serves on (tools/sim.py --rs485), or "".
 RS485 = _env("RS485", "")
 CONFIG_PATH = "config.json"  # sim.py runs the firmware in the flash directory
+UPDATE_PATH = "update.json"  # the record an update carries across its reboot
+# A trial boot's deadline and settle time (update/trial.py): the device's by default;
+# tests shorten them (tools/sim.py --trial-ms, --settle-ms).
+TRIAL_MS = _env("TRIAL_MS", 120000)
+SETTLE_MS = _env("SETTLE_MS", 10000)
 IDENTITY_DIR = "identity"
 # tools/sim.py starts the firmware again when it exits with one of these codes
 REBOOT_EXIT = 75
@@ -138,6 +143,23 @@ def soft_reset():
 def reset_cause():
     """power-on, or what tools/sim.py says the last start was (reboot, soft)."""
     return _env("RESET_CAUSE", "power-on")
+
+
+def partition():
+    """The flash's app slots and otadata (boards/sim/partition.py), with set_boot
+    verifying signatures against the key the running image trusts (SC_UPDATE_KEY: a file
+    of its 64 raw bytes, which tools/sim.py gives); None when tools/sim.py made no slots."""
+    try:
+        os.stat("ota_0.bin")
+    except OSError:
+        return None
+    import partition
+
+    key = _env("UPDATE_KEY", "")
+    if key:
+        with open(key, "rb") as f:
+            partition.VERIFY = partition.verifier(f.read())
+    return partition.Partition
 
 
 def watchdog():

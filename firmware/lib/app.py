@@ -78,6 +78,11 @@ class App:
         self.net = Network(self.config, board.network(
             hostname, "SC-" + serial, self.identity.ap_key), now)
         self.internet = None  # docs/network.md: the last exchange beyond the LAN worked
+        self.partition = board.partition()
+        self._updates = None
+        u = self.updates()
+        self.version = u.version  # the booted image's (docs/update.md)
+        self.release_updates()
 
     async def run(self):
         await self.port.start()
@@ -88,16 +93,58 @@ class App:
             if e:
                 print("identity:", e)
         print("smart-connect up: %s, board %s, serial %s, modbus %d, raw %d, https %d" % (
-            VERSION, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT,
+            self.version, board.NAME, self.identity.serial, board.MODBUS_PORT, board.RAW_PORT,
             board.HTTPS_PORT))
         # Any task that fails ends the firmware (the device restarts) instead of
         # leaving it serving values that no longer change.
         tasks = [self.meter.run(), self._housekeeping(), self._mqtt_service(),
                  timesync.run(self.wall, self._network_time, board.set_clock, self.latest,
-                              clock.ms), self._front(), self._mdns_service()]
+                              clock.ms), self._front(), self._mdns_service(), self._trial()]
         if self.rtu is not None:
             tasks.append(self.rtu.run())
         await asyncio.gather(*tasks)
+
+    def updates(self):
+        """The update service (update/service.py), loaded when asked for: at boot, on a
+        trial boot, and for the firmware API."""
+        if self._updates is None:
+            from update.service import Updates
+
+            self._updates = Updates(self.partition, board.NAME, board.UPDATE_PATH, VERSION)
+        return self._updates
+
+    def release_updates(self):
+        """Let the update code go (about 3 KB of heap) unless an update or a trial runs."""
+        u = self._updates
+        if u is None or u.on_trial or u.engine is not None and u.engine.state in (
+                "receiving", "verifying", "ready"):
+            return
+        self._updates = None
+        for name in ("update.service", "update.engine", "update.image", "update.otadata",
+                     "update.trial", "web.upload"):
+            forget(name)
+
+    def update_needs(self):
+        """The services up now, which a new image must bring back to be kept."""
+        return [n for n in ("meter", "modbus", "https", "network", "mqtt") if self._up(n)]
+
+    def _up(self, name):
+        if name == "meter":
+            return self.latest.reading is not None and self.latest.fresh(clock.ms())
+        if name == "modbus":
+            return getattr(self.modbus, "server", None) is not None
+        if name == "https":
+            return getattr(self.web.https, "server", None) is not None
+        if name == "network":
+            return self.net.address is not None
+        return bool(self.mqtt and self.mqtt.status(clock.ms()).get("connected"))
+
+    async def _trial(self):
+        """A new image on trial: kept once what ran before is back (docs/update.md)."""
+        if self._updates is not None and self._updates.on_trial:
+            await self._updates.trial(self._up, clock.ms, board.reset, board.TRIAL_MS,
+                                      board.SETTLE_MS)
+            self.release_updates()
 
     async def _listen(self):
         await self.raw.start(board.RAW_PORT, board.HOST)
@@ -175,7 +222,7 @@ class App:
                 from mqtt.publisher import Publisher
                 self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
                                       self.wall, clock.ms, board.reset, self._resolve,
-                                      board.NAME, VERSION, self.out)
+                                      board.NAME, self.version, self.out)
                 task = asyncio.create_task(self.mqtt.run())
             else:
                 self.mqtt = None
@@ -310,7 +357,7 @@ class App:
             "mdns": self.mdns.status() if self.mdns else None,
             "led": self.panel.status(),
             "web": self.web.status(now),
-            "device": {"serial": self.identity.serial, "version": VERSION,
+            "device": {"serial": self.identity.serial, "version": self.version,
                        "board": board.NAME, "time": self.wall.now(now),
                        "uptime_s": (now - self.started) // 1000,
                        "reset_cause": board.reset_cause()},

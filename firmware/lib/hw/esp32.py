@@ -19,6 +19,9 @@ from device.wallclock import rtc_datetime
 HOST = "0.0.0.0"
 CONFIG_PATH = "/config.json"
 IDENTITY_DIR = "/identity"
+UPDATE_PATH = "/update.json"  # the record an update carries across its reboot
+TRIAL_MS = 120000  # a trial boot's deadline (update/trial.py)
+SETTLE_MS = 10000
 NTP_HOST = "pool.ntp.org"
 MODBUS_PORT = 502
 RAW_PORT = 8088
@@ -134,6 +137,14 @@ _CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "hard",
 
 def reset_cause():
     return _CAUSES.get(machine.reset_cause(), "unknown")
+
+
+def partition():
+    """The flash's app slots and otadata: set_boot verifies an image's signature with
+    the key compiled into the running image (docs/update.md)."""
+    import esp32
+
+    return esp32.Partition
 
 
 def watchdog():
