@@ -191,22 +191,35 @@ install: bundle
 # and our ESP-IDF settings (boards/<board>/mpconfigboard.cmake). Needs ESP-IDF v5.5.1 (its
 # export.sh sourced, so idf.py is on PATH) and a MicroPython v1.28.0 checkout with its
 # submodules: MPY_DIR, cloned there when missing.
+# UPDATE_KEY: the public half of the release key (PEM, or espsecure's 64 raw bytes) that
+# the image trusts for its next update, compiled in (docs/update.md); the image's two
+# paths for ESP-IDF are written as absolute paths into sdkconfig.paths.
 IDF_VERSION := v5.5.1
 MPY_DIR ?= $(VENV)/micropython-esp32
-IMAGE := build/firmware-$(BOARD)/firmware.bin
-firmware:
+FW_BUILD = build/firmware-$(BOARD)
+firmware: $(VENV)/.stamp
 	@test -f boards/$(BOARD)/mpconfigboard.cmake || { echo "no ESP32 board $(BOARD) in boards/"; exit 1; }
 	@command -v idf.py >/dev/null || { \
 		echo "make firmware needs ESP-IDF $(IDF_VERSION), which is not installed here:"; \
 		echo "  git clone -b $(IDF_VERSION) --recursive https://github.com/espressif/esp-idf"; \
 		echo "  esp-idf/install.sh esp32 && . esp-idf/export.sh   (then run make firmware again)"; \
 		exit 2; }
+	@test -n "$(UPDATE_KEY)" || { \
+		echo "make firmware needs UPDATE_KEY=PUB.pem: the public half of the release key the"; \
+		echo "image trusts for its next update (docs/update.md, keys)"; exit 2; }
+	@mkdir -p $(FW_BUILD) && $(PY) -c "import sys; sys.path.insert(0, 'tools'); import release; \
+		open(sys.argv[2], 'wb').write(release.trust_key(sys.argv[1]))" \
+		"$(UPDATE_KEY)" $(FW_BUILD)/update_key.bin
+	@printf 'CONFIG_PARTITION_TABLE_CUSTOM_FILENAME="%s"\nCONFIG_SECURE_BOOT_VERIFICATION_KEY="%s"\n' \
+		$(abspath boards/esp32-common/partitions.csv) $(abspath $(FW_BUILD)/update_key.bin) \
+		> $(FW_BUILD)/sdkconfig.paths
 	@test -d $(MPY_DIR)/ports/esp32 || { \
 		git clone -q --depth 1 --branch v$(MP_VERSION) $(MP_GIT) $(MPY_DIR) && \
 		$(MAKE) -C $(MPY_DIR)/ports/esp32 submodules BOARD_DIR=$(abspath boards/$(BOARD)); }
-	$(MAKE) -C $(MPY_DIR)/ports/esp32 BOARD_DIR=$(abspath boards/$(BOARD)) \
-		BUILD=$(abspath build/firmware-$(BOARD))
-	@echo "image for $(BOARD): $(IMAGE) (make flash BOARD=$(BOARD) PORT=...)"
+	SC_SDKCONFIG_PATHS=$(abspath $(FW_BUILD)/sdkconfig.paths) \
+		$(MAKE) -C $(MPY_DIR)/ports/esp32 BOARD_DIR=$(abspath boards/$(BOARD)) \
+		BUILD=$(abspath $(FW_BUILD))
+	@echo "app for $(BOARD): $(FW_BUILD)/micropython.bin (make release BOARD=$(BOARD) ..., then make flash)"
 
 # A signed update image (docs/update.md): make release BOARD=B VERSION=V KEY=path
 # [SECURITY_VERSION=N] writes build/release/B-V.bin. KEY is the private key (PEM), kept
@@ -219,10 +232,17 @@ release: $(VENV)/.stamp
 	$(PY) tools/release.py --board $(BOARD) --version "$(VERSION)" --key "$(KEY)" \
 		--security-version $(or $(SECURITY_VERSION),0) --out build/release/$(BOARD)-$(VERSION).bin
 
-# Write the image to a board; IDENTITY=DIR then copies the identity (first flash).
+# The first serial flash of a device (docs/update.md): the whole flash erased, ESP-IDF's
+# bootloader and our partition table (make firmware), otadata left erased (the bootloader
+# then boots ota_0) and a signed release in ota_0 (RELEASE=build/release/<board>-<v>.bin,
+# make release); IDENTITY=DIR then copies the identity. Later versions come as updates.
 flash:
-	@test -f $(IMAGE) || { echo "no $(IMAGE): run make firmware BOARD=$(BOARD) first"; exit 1; }
-	$(VENV)/bin/esptool --port $(PORT) --baud 460800 write-flash 0x1000 $(IMAGE)
+	@test -f "$(RELEASE)" || { echo "make flash needs RELEASE=FILE: a signed image (make release)"; exit 1; }
+	@test -f $(FW_BUILD)/bootloader/bootloader.bin || { \
+		echo "no bootloader in $(FW_BUILD): run make firmware BOARD=$(BOARD) first"; exit 1; }
+	$(VENV)/bin/esptool --chip esp32 --port $(PORT) --baud 460800 write-flash --erase-all \
+		0x1000 $(FW_BUILD)/bootloader/bootloader.bin \
+		0x8000 $(FW_BUILD)/partition_table/partition-table.bin 0x10000 "$(RELEASE)"
 	$(if $(IDENTITY),$(VENV)/bin/mpremote connect $(PORT) exec "$(WDT_STRETCH)" \
 		+ fs cp -r $(IDENTITY)/identity : + reset)
 

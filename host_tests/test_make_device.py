@@ -70,3 +70,14 @@ def test_firmware_without_esp_idf_says_what_it_needs():
 def test_firmware_names_a_board_that_does_not_exist():
     proc = make("firmware", "BOARD=sim")  # the sim has no ESP32 image
     assert proc.returncode != 0 and "no ESP32 board sim" in proc.stdout
+
+
+def test_firmware_needs_the_update_key_and_flash_a_signed_release(tmp_path):
+    idf = tmp_path / "idf.py"  # ESP-IDF present as far as make can tell
+    idf.write_text("#!/bin/sh\n")
+    idf.chmod(0o755)
+    env = dict(os.environ, PATH="%s:/usr/bin:/bin" % tmp_path)
+    proc = make("firmware", "BOARD=wt32-eth01", env=env)
+    assert proc.returncode != 0 and "needs UPDATE_KEY=PUB.pem" in proc.stdout
+    proc = make("flash", "BOARD=wt32-eth01")
+    assert proc.returncode != 0 and "needs RELEASE=FILE: a signed image" in proc.stdout

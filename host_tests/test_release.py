@@ -23,7 +23,7 @@ import release  # noqa: E402
 import signing  # noqa: E402
 import simimage  # noqa: E402
 
-SIM_SLOT = 0x1C0000  # boards/esp32-common/partitions.csv: ota_0, ota_1
+SIM_SLOT = 0x1E0000  # boards/esp32-common/partitions.csv: ota_0, ota_1
 
 
 @pytest.fixture(scope="module")

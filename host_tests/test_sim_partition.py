@@ -85,7 +85,7 @@ def test_constants_match_the_partition_table():
             for label, (t, s, o, n) in rows.items() if s in subtypes}
     assert {r[0]: r[1:] for r in part.TABLE} == kept == simboot.table()
     assert part.SLOTS == simboot.slots(kept) == 2
-    assert int(rows["ota_0"][3], 0) == 0x1C0000 and int(rows["vfs"][2], 0) == 0x390000
+    assert int(rows["ota_0"][3], 0) == 0x1E0000 and int(rows["vfs"][2], 0) == 0x3D0000
     ends = sorted((int(o, 0), int(o, 0) + int(n, 0)) for _, _, o, n in rows.values())
     assert all(a[1] <= b[0] for a, b in zip(ends, ends[1:])) and ends[-1][1] == 0x400000
 
@@ -97,7 +97,7 @@ p = Partition("ota_1")
 print(Partition.find()[0].info(), p.info(), len(Partition.find(Partition.TYPE_DATA)))
 print(p.ioctl(4, 0), p.ioctl(5, 0), [x.info()[4] for x in Partition.find(label="ota_1")])
 buf = bytearray(8)
-p.readblocks(447, buf, 4088)
+p.readblocks(479, buf, 4088)
 print(bytes(buf))
 p.writeblocks(1, b"\\x0f" * 8192)              # erase 2 blocks, write
 p.writeblocks(1, b"\\xf3\\xf3", 4094)          # no erase: old AND new
@@ -106,15 +106,15 @@ print(bytes(buf))
 p.ioctl(6, 2)                                   # erase the second block only
 p.readblocks(1, buf, 4092)
 print(bytes(buf))
-for args in ((0, b"x" * 100), (447, b"x" * 8192), (447, b"xx", 4095), (448, b"x", 1)):
+for args in ((0, b"x" * 100), (479, b"x" * 8192), (479, b"xx", 4095), (480, b"x", 1)):
     try:
         p.writeblocks(*args)
     except OSError as e:
         print(e.args)
 """)
     assert out == [
-        "(0, 16, 65536, 1835008, 'ota_0', False) (0, 17, 1900544, 1835008, 'ota_1', False) 1",
-        "448 4096 ['ota_1']",
+        "(0, 16, 65536, 1966080, 'ota_0', False) (0, 17, 2031616, 1966080, 'ota_1', False) 1",
+        "480 4096 ['ota_1']",
         repr(b"\xff" * 8),
         repr(b"\x0f\x0f\x03\x03\x0f\x0f\x0f\x0f"),
         repr(b"\x0f\x0f\x03\x03\xff\xff\xff\xff"),
@@ -123,7 +123,7 @@ for args in ((0, b"x" * 100), (447, b"x" * 8192), (447, b"xx", 4095), (448, b"x"
         "(-260, 'ESP_ERR_INVALID_SIZE')",
         "(-258, 'ESP_ERR_INVALID_ARG')"]
     sizes = {n: os.path.getsize(os.path.join(flash, n)) for n in os.listdir(flash)}
-    assert sizes == {"ota_0.bin": 0x1C0000, "ota_1.bin": 0x1C0000, "otadata.bin": 0x2000}
+    assert sizes == {"ota_0.bin": 0x1E0000, "ota_1.bin": 0x1E0000, "otadata.bin": 0x2000}
     with open(os.path.join(flash, "ota_1.bin"), "rb") as f:
         assert f.read(3 * 4096) == b"\xff" * 4096 + b"\x0f" * 4094 + b"\x03\x03" + b"\xff" * 4096
     stamps = {n: os.stat(os.path.join(flash, n)).st_mtime_ns for n in sizes}

@@ -141,7 +141,7 @@ def test_another_boards_image_is_refused_before_anything_is_written(flash):
 
 
 def test_an_image_larger_than_a_slot_is_refused_at_once(flash):
-    _refused(flash, b"", "size", total=0x1C0000 + 1)
+    _refused(flash, b"", "size", total=0x1E0000 + 1)
 
 
 def test_a_lower_security_version_is_refused(flash):

@@ -21,8 +21,8 @@ BLOCK = 4096
 # (label, type, subtype, offset, size), as in boards/esp32-common/partitions.csv
 TABLE = (
     ("otadata", 1, 0x00, 0xD000, 0x2000),
-    ("ota_0", 0, 0x10, 0x10000, 0x1C0000),
-    ("ota_1", 0, 0x11, 0x1D0000, 0x1C0000),
+    ("ota_0", 0, 0x10, 0x10000, 0x1E0000),
+    ("ota_1", 0, 0x11, 0x1F0000, 0x1E0000),
 )
 SLOTS = 2
 VERIFY = None
