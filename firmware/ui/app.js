@@ -39,6 +39,19 @@ const L = {
     none: "None yet.", raw: "Raw telegram", readRaw: "Read one telegram",
     waiting: "Waiting for the meter (up to 15 s)…", textMsg: "Text message",
     cfgErr: "Configuration file problem, defaults in use: %s",
+    secure: "Security version", slot: "Slot", previous: "Previous version",
+    noSlot: "none (this image cannot be updated over the network)",
+    "u:idle": "none", "u:receiving": "receiving", "u:verifying": "verifying",
+    "u:rebooting": "restarting", "u:trial": "on trial", "u:valid": "valid",
+    "u:rolled-back": "rolled back", "u:refused": "refused", "u:failed": "failed",
+    "u:interrupted": "interrupted",
+    fwFile: "Firmware image (.bin)", install: "Install", sending: "Sending the image…",
+    checking: "Sent. The device checks the image…",
+    verified: "Image %s verified. The device is restarting into it (a few seconds, up to " +
+      "a minute)…",
+    refusedBy: "The device refused the image: %s", broke: "The upload broke off: %s",
+    upBack: "The device is back, running version %s. Please log in.",
+    running: "Version %s is running.",
     DefaultNetIf: "Default interface", IpMode: "Addressing", IpAddress: "IP address",
     Netmask: "Prefix length (e.g. 24)", Gateway: "Gateway", DNS: "DNS server",
     SSID: "Network name (SSID)", Enabled: "Enabled", Broker: "Broker (mqtts://host:port)",
@@ -82,6 +95,20 @@ const L = {
     none: "Nog geen.", raw: "Ruw telegram", readRaw: "Lees één telegram",
     waiting: "Wachten op de meter (max. 15 s)…", textMsg: "Tekstbericht",
     cfgErr: "Probleem met het configuratiebestand, standaardwaarden in gebruik: %s",
+    secure: "Beveiligingsversie", slot: "Slot", previous: "Vorige versie",
+    noSlot: "geen (deze image kan niet via het netwerk worden bijgewerkt)",
+    "u:idle": "geen", "u:receiving": "wordt ontvangen", "u:verifying": "wordt gecontroleerd",
+    "u:rebooting": "herstart", "u:trial": "op proef", "u:valid": "goedgekeurd",
+    "u:rolled-back": "teruggedraaid", "u:refused": "geweigerd", "u:failed": "mislukt",
+    "u:interrupted": "onderbroken",
+    fwFile: "Firmware-image (.bin)", install: "Installeren",
+    sending: "De image wordt verzonden…",
+    checking: "Verzonden. Het apparaat controleert de image…",
+    verified: "Image %s is geverifieerd. Het apparaat herstart ermee (enkele seconden, tot " +
+      "een minuut)…",
+    refusedBy: "Het apparaat weigerde de image: %s", broke: "Het verzenden brak af: %s",
+    upBack: "Het apparaat is terug en draait versie %s. Log opnieuw in.",
+    running: "Versie %s draait.",
     DefaultNetIf: "Standaardinterface", IpMode: "Adressering", IpAddress: "IP-adres",
     Netmask: "Prefixlengte (bv. 24)", Gateway: "Gateway", DNS: "DNS-server",
     SSID: "Netwerknaam (SSID)", Enabled: "Ingeschakeld",
@@ -128,6 +155,19 @@ const L = {
     raw: "Télégramme brut", readRaw: "Lire un télégramme",
     waiting: "En attente du compteur (15 s au plus)…", textMsg: "Message texte",
     cfgErr: "Problème de fichier de configuration, valeurs par défaut : %s",
+    secure: "Version de sécurité", slot: "Emplacement", previous: "Version précédente",
+    noSlot: "aucun (cette image ne peut pas être mise à jour par le réseau)",
+    "u:idle": "aucune", "u:receiving": "réception", "u:verifying": "vérification",
+    "u:rebooting": "redémarrage", "u:trial": "à l’essai", "u:valid": "validée",
+    "u:rolled-back": "annulée, version précédente rétablie", "u:refused": "refusée",
+    "u:failed": "échouée", "u:interrupted": "interrompue",
+    fwFile: "Image du micrologiciel (.bin)", install: "Installer",
+    sending: "Envoi de l’image…", checking: "Envoyée. L’appareil vérifie l’image…",
+    verified: "Image %s vérifiée. L’appareil redémarre avec elle (quelques secondes, " +
+      "jusqu’à une minute)…",
+    refusedBy: "L’appareil a refusé l’image : %s", broke: "L’envoi s’est interrompu : %s",
+    upBack: "L’appareil est de retour avec la version %s. Reconnectez-vous.",
+    running: "La version %s fonctionne.",
     DefaultNetIf: "Interface par défaut", IpMode: "Adressage", IpAddress: "Adresse IP",
     Netmask: "Longueur de préfixe (ex. 24)", Gateway: "Passerelle", DNS: "Serveur DNS",
     SSID: "Nom du réseau (SSID)", Enabled: "Activé", Broker: "Broker (mqtts://hôte:port)",
@@ -224,6 +264,7 @@ async function login(e) {
 
 function loggedOut(text) {
   stopLive();
+  clearTimeout(fwTimer);
   $("ui").hidden = $("logout").hidden = $("live").hidden = true;
   $("login").hidden = false;
   msg($("loginmsg"), text, text ? "bad" : "");
@@ -263,7 +304,7 @@ function stopLive() {
 }
 
 async function recheck() {
-  if ($("ui").hidden) return;
+  if ($("ui").hidden || restarting) return;
   const r = await api("GET", "/api/v1/status");
   if (r.s === 200) {
     status(r.d);
@@ -555,12 +596,102 @@ async function reset(mode) {
   }, 4000);
 }
 
+// ---- Firmware: what runs, the update's state, and an upload (docs/update.md) ----
+let fwTimer = 0, restarting = false;
+const MOVING = ["receiving", "verifying", "rebooting", "trial"]; // followed every 2 s
+
+// The update's state in words: "on trial (9.9.9)", "refused (9.9.9): signature: …".
+function updateState(u) {
+  if (!u || !u.state) return "–";
+  const word = L.en["u:" + u.state] ? t("u:" + u.state) : String(u.state);
+  const pct = u.state === "receiving" && u.total > 0 ?
+    " " + Math.floor(100 * u.received / u.total) + " %" : "";
+  return word + (u.version ? " (" + u.version + ")" : "") + pct + (u.why ? ": " + u.why : "");
+}
+
 async function firmware() {
+  clearTimeout(fwTimer);
   const r = await api("GET", "/api/v1/firmware");
-  if (r.s === 200) {
-    rows($("fw"), [["version", r.d.version], ["build", r.d.build], ["board", r.d.board],
-      ["update", r.d.update]]);
+  if (r.s !== 200 || !r.d) return;
+  const d = r.d, u = d.update || {};
+  rows($("fw"), [["version", fmt(d.version)], ["secure", fmt(d.secure_version)],
+    ["build", fmt(d.build)], ["board", fmt(d.board)],
+    ["slot", d.slot === null || d.slot === undefined ? t("noSlot") : "ota_" + d.slot],
+    ...d.previous ? [["previous", fmt(d.previous)]] : [], ["update", updateState(u)]]);
+  // an update under way (from here or over MQTT) or on trial: followed while it shows
+  if (MOVING.includes(u.state) && !restarting && !$("maint").hidden && !$("ui").hidden) {
+    fwTimer = setTimeout(firmware, 2000);
   }
+}
+
+function progress(f) {
+  const pct = Math.floor(100 * f);
+  $("fwprog").value = pct;
+  $("fwpct").textContent = pct + " %";
+}
+
+// The image as the request's body, by XMLHttpRequest for its upload progress; the device
+// answers once it has verified the image (200), or refused it (400, 409: its reason).
+function sendImage(e) {
+  e.preventDefault();
+  const file = $("upload").image.files[0], out = $("fwmsg"), x = new XMLHttpRequest();
+  if (!file || restarting) return;
+  $("install").disabled = true;
+  $("fwbar").hidden = false;
+  progress(0);
+  msg(out, t("sending"));
+  x.upload.onprogress = (p) => p.lengthComputable && progress(p.loaded / p.total);
+  x.upload.onload = () => {
+    progress(1);
+    msg(out, t("checking"));
+  };
+  x.onloadend = () => {
+    let d = null;
+    try {
+      d = JSON.parse(x.responseText);
+    } catch (err) { /* not JSON: no answer, or not the API's */ }
+    if (x.status === 200 && d) return installed(String(d.version));
+    $("install").disabled = false;
+    $("fwbar").hidden = true;
+    if (x.status === 401) return loggedOut(t("expired"));
+    const why = (d && d.reason) || t("error") + " " + x.status +
+      (d === null && x.responseText ? ": " + x.responseText.slice(0, 200) : "");
+    msg(out, !x.status ? t("broke", t("offline")) :
+      x.status === 400 || x.status === 409 ? t("refusedBy", why) : why, "bad");
+    firmware(); // the device's own record of it
+  };
+  x.open("POST", "/api/v1/firmware");
+  x.setRequestHeader("X-SC-UI", "1");
+  x.setRequestHeader("Content-Type", "application/octet-stream");
+  x.send(file);
+}
+
+// Verified: the device restarts into it. GET /api (public) every 2 s until it is back: once
+// seen down, or answering with the new version (or after a minute, its restart missed).
+// Its session went with the restart: the new version is shown once logged in again.
+function installed(version) {
+  restarting = true;
+  clearTimeout(fwTimer);
+  stopLive();
+  msg($("fwmsg"), t("verified", version));
+  const since = Date.now();
+  let down = false;
+  setTimeout(async function wait() {
+    const o = {cache: "no-store"};
+    if (AbortSignal.timeout) o.signal = AbortSignal.timeout(5000);
+    const a = await fetch("/api", o).then((x) => x.ok ? x.json() : false, () => null)
+      .catch(() => false);
+    down = down || a === null;
+    if (!a || !(down || a.firmware === version || Date.now() - since > 60000)) {
+      return setTimeout(wait, 2000);
+    }
+    restarting = false;
+    $("install").disabled = false;
+    $("fwbar").hidden = true;
+    $("upload").reset();
+    msg($("fwmsg"), t("running", a.firmware));
+    loggedOut(t("upBack", a.firmware));
+  }, 2000);
 }
 
 async function raw() {
@@ -604,6 +735,7 @@ async function start() {
   startLive();
   const c = await api("GET", "/api/v1/config");
   if (c.s === 200) fill(c.d);
+  if (!$("maint").hidden) firmware();
 }
 
 function init() {
@@ -620,6 +752,7 @@ function init() {
   $("factory").onclick = () => { $("confirm").hidden = false; };
   $("cancel").onclick = () => { $("confirm").hidden = true; };
   $("readraw").onclick = raw;
+  $("upload").onsubmit = sendImage;
   tab("status");
   setInterval(() => {
     if (lastStatus) ages();
