@@ -193,7 +193,7 @@ def test_remote_commands_reboot_and_unknown(tmp_path, ca, broker):
         sub.publish(b + "command", "selfdestruct")
         res = json.loads(sub.wait(b + "command/result")[0][2])
         assert res == {"command": "selfdestruct",
-                       "result": "error: unknown command (known: reboot)"}
+                       "result": "error: unknown command (known: reboot, update)"}
         start = len(sub.messages)
         sub.publish(b + "command", json.dumps({"command": "reboot"}))
         res = json.loads(sub.wait(b + "command/result", start)[0][2])

@@ -121,8 +121,22 @@ class App:
             return
         self._updates = None
         for name in ("update.service", "update.engine", "update.image", "update.otadata",
-                     "update.trial", "web.upload"):
+                     "update.trial", "update.download", "web.upload"):
             forget(name)
+
+    async def download_update(self, url, hints, progress, verified):
+        """MQTT's update command (docs/update.md, "Over MQTT"): the image at url into the
+        update service; once it is the boot slot, verified(version) reports it, then the
+        reboot. ValueError naming the check that refused it."""
+        from update import download
+
+        try:
+            version = await download.download(url, hints, self.updates, self.update_needs(),
+                                              self.identity, self._resolve, progress)
+        finally:
+            self.release_updates()  # kept while the verified image waits for the reboot
+        await verified(version)
+        await self.reset("reboot")
 
     def update_needs(self):
         """The services up now, which a new image must bring back to be kept."""
@@ -222,7 +236,8 @@ class App:
                 from mqtt.publisher import Publisher
                 self.mqtt = Publisher(self.config["MQTT"], self.identity, self.latest,
                                       self.wall, clock.ms, board.reset, self._resolve,
-                                      board.NAME, self.version, self.out)
+                                      board.NAME, self.version, self.out,
+                                      self.download_update)
                 task = asyncio.create_task(self.mqtt.run())
             else:
                 self.mqtt = None

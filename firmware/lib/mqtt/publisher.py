@@ -28,15 +28,19 @@ COUNTERS_EVERY_MS = 60 * 1000  # counters change slowly; readings go out every t
 KEEPALIVE_S = 60
 TIMEOUT_S = 10  # connect, TLS handshake, CONNACK, each write and each acknowledgement
 STABLE_MS = 30 * 1000  # a session that lasted this long starts the backoff over
+PROGRESS_MS = 5000  # an update's progress: one per 10 % or per this long, whichever first
 
 
 class Publisher:
     def __init__(self, cfg, identity, latest, wall, clock, reset, resolve, model, version,
-                 out):
+                 out, update=None):
         """cfg: the MQTT config section (made only when MQTT is enabled). reset(): the
         board's reboot (remote command). resolve(name): awaitable IPv4 address or None.
         out: the firmware's output buffer (device/outbuf) the readings' packets are built
-        in, their JSON written straight into it, not in fresh strings."""
+        in, their JSON written straight into it, not in fresh strings. update(url, hints,
+        progress, verified): the update command's coroutine (app.App.download_update):
+        progress(got, total) as the image comes, then await verified(version) before it
+        reboots; ValueError naming the check that refused it."""
         self.cfg = cfg
         self.identity = identity
         self.latest = latest
@@ -61,8 +65,15 @@ class Publisher:
         self.retry_at = None
         self._backoff = Backoff()
         self._packet = out
-        self._command = None
+        self._command = None  # the last command's name, and its JSON object or None
+        self._command_msg = None
         self._fail = None
+        self._update = update
+        self._updating = False  # an update task runs
+        self._progress = None  # (got, total) not yet reported
+        self._reported = (0, 0)  # (got, at) of the last progress reported
+        self._outcome = None  # the update's result, waiting for the publish loop
+        self._said = asyncio.Event()  # the verified result went out: the device reboots
 
     def status(self, now):
         return {"enabled": True, "state": self.state,
@@ -161,6 +172,8 @@ class Publisher:
                 raise self._fail
             if self._command is not None:
                 await self._run_command(s)
+            if self._progress is not None or self._outcome is not None:
+                await self._report(s)
             if latest.count == seen:
                 await latest.wait()  # a reading, or the firmware's tick every second
                 continue
@@ -183,26 +196,103 @@ class Publisher:
 
     def _on_command(self, topic, payload):
         """From the session's reader: remembered here, carried out by the publish loop."""
+        msg = None
         try:
             text = payload.decode().strip()
             if text.startswith("{"):
-                text = json.loads(text)["command"]
+                msg = json.loads(text)
+                text = msg["command"]
         except (ValueError, KeyError, TypeError):
             text = "?"
         self._command = str(text)
+        self._command_msg = msg
 
     async def _run_command(self, s):
-        cmd, self._command = self._command, None
+        cmd, msg, self._command, self._command_msg = self._command, self._command_msg, None, None
+        if cmd == "update" and self._update is not None:
+            if self._updating:
+                await self._result(s, _refusal("busy: an update is already running"))
+            else:
+                self._updating = True
+                self._progress = self._outcome = None
+                self._reported = (0, self._clock())
+                self._said.clear()
+                asyncio.create_task(self._run_update(msg if isinstance(msg, dict) else {}))
+            return
         if cmd == "reboot":
             result = "rebooting"
         elif cmd == "update":
             result = "error: firmware update over MQTT is not available in this version"
         else:
-            result = "error: unknown command (known: reboot)"
-        await self._publish(s, self.topic_result, json.dumps(
-            {"command": cmd, "result": result}), 1)
+            result = "error: unknown command (known: reboot, update)"
+        await self._result(s, {"command": cmd, "result": result})
         if cmd == "reboot":
-            # Offline now, not by the last will: the broker drops it on a clean disconnect.
-            await self._publish(s, self.topic_status, "offline", 1, True)
-            await s.disconnect()
+            await self._goodbye(s)
             self._reset()
+
+    async def _result(self, s, d):
+        await self._publish(s, self.topic_result, json.dumps(d), 1)
+
+    async def _goodbye(self, s):
+        # Offline now, not by the last will: the broker drops it on a clean disconnect.
+        await self._publish(s, self.topic_status, "offline", 1, True)
+        await s.disconnect()
+
+    async def _run_update(self, msg):
+        """The update command as a task of its own: the publish loop keeps publishing
+        readings, and reports what this task leaves in _progress and _outcome."""
+        try:
+            await self._update(msg.get("url"), {k: msg[k] for k in ("version", "size",
+                                                                    "sha256") if k in msg},
+                               self._on_progress, self._on_verified)
+        except ValueError as e:
+            self._outcome = _refusal(tls.error_text(e))
+        except Exception as e:  # MemoryError among them: reported, the firmware runs on
+            self._outcome = _refusal("error: %s" % tls.error_text(e))
+        finally:
+            self._updating = False
+
+    def _on_progress(self, got, total):
+        self._progress = (got, total)
+
+    async def _on_verified(self, version):
+        """The image is the boot slot: its result out, status offline and a clean
+        disconnect before the reboot, within a bound (the broker may be away)."""
+        self._progress = None
+        self._outcome = {"command": "update", "result": "verified", "version": version}
+        try:
+            await asyncio.wait_for(self._said.wait(), 3 * TIMEOUT_S)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _report(self, s):
+        p, outcome = self._progress, self._outcome
+        if p is not None and outcome is None:
+            got, total = p
+            now = self._clock()
+            last, at = self._reported
+            if got - last >= total // 10 or now - at >= PROGRESS_MS:
+                self._progress = None
+                self._reported = (got, now)
+                await self._result(s, {"command": "update", "result": "downloading",
+                                       "received": got, "total": total})
+            return
+        self._progress = None
+        await self._result(s, outcome)
+        self._outcome = None
+        if outcome["result"] == "verified":
+            self.state = "rebooting"
+            try:
+                await self._goodbye(s)
+            except (MqttError, OSError):
+                pass  # the broker publishes the last will instead
+            self._said.set()
+            while True:  # the app reboots the device now: no new session before it
+                await asyncio.sleep(1)
+
+
+def _refusal(reason):
+    """The update command's error result: reason starts with the check's name."""
+    check = reason.split(":", 1)[0]
+    return {"command": "update", "result": "error",
+            "error": "update:" + (check if len(check) < 24 else "error"), "reason": reason}
