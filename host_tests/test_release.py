@@ -18,11 +18,10 @@ from tools import BIN, ROOT
 from update import ecdsa, image
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import release  # noqa: E402
-import simimage  # noqa: E402
-
 import appimage  # noqa: E402
+import release  # noqa: E402
 import signing  # noqa: E402
+import simimage  # noqa: E402
 
 SIM_SLOT = 0x1E0000  # boards/esp32-common/partitions.csv: ota_0, ota_1
 

@@ -20,7 +20,6 @@ from webclient import NAME, Client, password
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import release  # noqa: E402
-
 import signing  # noqa: E402
 
 browser, api = ui.browser, ui.api  # the fixture (on this file's device) and the API helper

@@ -28,10 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
-import simimage  # noqa: E402
-
 import appimage  # noqa: E402
 import signing  # noqa: E402
+import simimage  # noqa: E402
 from update import image  # noqa: E402
 
 DEV_KEYS = os.path.join(ROOT, ".dev-keys")
