@@ -17,11 +17,11 @@ MDNS = 1  # the responder's UDP socket on 5353 (net/mdns_task.py)
 HTTPS_CONNECTIONS = 5
 HTTP_CONNECTIONS = 1  # the landing page only
 REFUSING = 1  # a connection over its service's share is accepted, then closed at once
-# Not used yet: 1 spare. The network manager needs none: DHCP, AutoIP and the access
-# point's DHCP server are lwIP's own PCBs, not sockets (docs/memory.md).
-RESERVED = 1
+UPDATE = 1  # a firmware download an MQTT command asked for (update/download.py)
+# The network manager needs none: DHCP, AutoIP and the access point's DHCP server are
+# lwIP's own PCBs, not sockets (docs/memory.md).
 
 EVENT_STREAMS = 2  # of the HTTPS connections
 
 SHARES = (LISTENERS, MODBUS_CLIENTS, RAW_READERS, MQTT, SNTP, DNS, MDNS, HTTPS_CONNECTIONS,
-          HTTP_CONNECTIONS, REFUSING, RESERVED)
+          HTTP_CONNECTIONS, REFUSING, UPDATE)
