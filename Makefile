@@ -197,7 +197,7 @@ install: bundle
 IDF_VERSION := v5.5.1
 MPY_DIR ?= $(VENV)/micropython-esp32
 FW_BUILD = build/firmware-$(BOARD)
-firmware: $(VENV)/.stamp
+firmware: | $(VENV)/.stamp
 	@test -f boards/$(BOARD)/mpconfigboard.cmake || { echo "no ESP32 board $(BOARD) in boards/"; exit 1; }
 	@command -v idf.py >/dev/null || { \
 		echo "make firmware needs ESP-IDF $(IDF_VERSION), which is not installed here:"; \
