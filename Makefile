@@ -131,8 +131,10 @@ lint: setup
 	done
 	@echo "mypy: $(words $(ESP32_BOARDS)) ESP32 boards and the hardware layer match the ESP32 stubs"
 
+# Two workers (pytest-xdist), a test file each at a time: most suites wait on a sim or a
+# browser, so the machine's 2 cores take twice the work; a file's fixtures stay together.
 test: system build lint frozen32
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 # Every benchmark runs and prints its verdicts; make reports those that missed a goal.
 bench: setup system frozen32
