@@ -141,7 +141,7 @@ def soft_reset():
 
 
 def reset_cause():
-    """power-on, or what tools/sim.py says the last start was (reboot, soft)."""
+    """power-on, or what tools/sim.py says the last start was (reboot, soft, watchdog)."""
     return _env("RESET_CAUSE", "power-on")
 
 
@@ -162,8 +162,25 @@ def partition():
     return partition.Partition
 
 
+WDT_PATH = "wdt"  # in the flash directory: tools/sim.py watches when it was last written
+
+
+class _Watchdog:
+    """The device's watchdog, kept by tools/sim.py: each feed truncates the file wdt (an
+    open and a close, nothing written), whose change of mtime sim.py sees. A firmware that
+    stops feeding it for sim.py's --watchdog-ms (the device's 10 s), or never feeds it
+    within --boot-watchdog-ms of its start (the 30 s armed at boot), is killed and started
+    again through the bootloader, reset cause "watchdog"."""
+
+    def __init__(self):
+        self.feed()  # the device's WDT(timeout=...) re-arms it with the firmware's timeout
+
+    def feed(self):
+        open(WDT_PATH, "w").close()
+
+
 def watchdog():
-    return None
+    return _Watchdog()
 
 
 def fatal(e):
