@@ -75,8 +75,8 @@ class Updates:
     def _reconcile(self, od):
         """At boot: what became of the update in the record."""
         rec = self.record
-        if rec.get("state") not in ("rebooting", "failed"):
-            return
+        if rec.get("state") not in ("rebooting", "failed") or rec.get("slot") is None:
+            return  # (an upload that failed before it changed anything has no slot)
         if rec.get("slot") == self.slot:
             if not self.on_trial:
                 self._save(state="valid")
@@ -122,23 +122,33 @@ class Updates:
         """Streams total bytes through the engine: read(memoryview) -> awaitable n, 0 at
         the end. needs: the services up now, which the new image must bring back. The new
         version, made the boot slot (the caller reboots); ValueError (refused or broken,
-        the running firmware untouched) otherwise."""
+        the running firmware untouched) otherwise, or what read raised. The record says
+        why an update was refused or failed (its connection broke), but for one refused
+        because another runs or the running image is on trial: that one's record stays."""
         if self.slot is None:
             raise ValueError("unavailable: this image has no second slot to update")
         if self.engine is None:
             self.engine = Engine(self._partition, self._board, self.secure_version)
         e = self.engine
-        e.begin(total, self.on_trial)
+        try:
+            e.begin(total, self.on_trial)
+        except ValueError as x:
+            if not str(x).startswith(("busy", "trial")):
+                self._ended("refused", x)
+            raise
         try:
             while e.got < e.total:
+                state = "failed"  # while read() waits: the connection
                 n = await read(e.room())
                 if not n:
                     raise ValueError("length: the image ended at %d of %d bytes"
                                      % (e.got, e.total))
+                state = "refused"  # the image
                 e.took(n)
         except BaseException as x:  # refused, the connection broke, or its task ended
             if e.state == RECEIVING:
                 e.fail(str(x))
+            self._ended(state, x)
             raise
         self.record = {}
         self._save(state="rebooting", slot=1 - self.slot, to=e.version, needs=needs,
@@ -150,6 +160,13 @@ class Updates:
             raise
         self._previous()
         return e.version
+
+    def _ended(self, state, x):
+        """The record of an update refused or failed before it changed anything."""
+        self.record = {}
+        self._save(state=state, to=self.engine.version, why=str(x) or (
+            "connection: the upload broke off at %d of %d bytes (%s)"
+            % (self.engine.got, self.engine.total, type(x).__name__)))
 
     async def trial(self, up, ms, reset, deadline_ms, settle_ms):
         """On a trial boot: the verdict every second; valid marks the image so, a failure
