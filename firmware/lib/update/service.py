@@ -162,11 +162,13 @@ class Updates:
         return e.version
 
     def _ended(self, state, x):
-        """The record of an update refused or failed before it changed anything."""
+        """The record of an update refused or failed before it changed anything: why (a
+        ValueError names its check; anything else broke the connection)."""
+        e = self.engine
         self.record = {}
-        self._save(state=state, to=self.engine.version, why=str(x) or (
-            "connection: the upload broke off at %d of %d bytes (%s)"
-            % (self.engine.got, self.engine.total, type(x).__name__)))
+        self._save(state=state, to=e.version, why=str(x) if isinstance(x, ValueError) else
+                   "connection: the upload broke off at %d of %d bytes (%s %s)"
+                   % (e.got, e.total, type(x).__name__, x))
 
     async def trial(self, up, ms, reset, deadline_ms, settle_ms):
         """On a trial boot: the verdict every second; valid marks the image so, a failure
