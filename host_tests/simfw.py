@@ -31,8 +31,11 @@ class Sim:
     the device gauge tests pass --frozen32 with the device's heap."""
 
     def __init__(self, flash, config=None, input="p1", heap="512k", status_every=1, args=(),
-                 prefix=()):
-        """prefix: a command sim.py runs under (e.g. ip netns exec NAME)."""
+                 prefix=(), update_key=None, trial_ms=None, settle_ms=None, watchdog_ms=None,
+                 boot_watchdog_ms=None):
+        """prefix: a command sim.py runs under (e.g. ip netns exec NAME); update_key ...
+        boot_watchdog_ms: sim.py's --update-key (the public key file the first image
+        trusts), --trial-ms, --settle-ms, --watchdog-ms and --boot-watchdog-ms."""
         os.makedirs(flash, exist_ok=True)
         if config is not None:
             with open(os.path.join(flash, "config.json"), "w") as f:
@@ -47,6 +50,11 @@ class Sim:
                "--control-port", str(self.control_port)]
         if heap:
             cmd += ["--heap", heap]
+        for opt, v in (("--update-key", update_key), ("--trial-ms", trial_ms),
+                       ("--settle-ms", settle_ms), ("--watchdog-ms", watchdog_ms),
+                       ("--boot-watchdog-ms", boot_watchdog_ms)):
+            if v is not None:
+                cmd += [opt, str(v)]
         cmd += list(args)
         self.proc = subprocess.Popen(list(prefix) + cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)

@@ -157,3 +157,27 @@ def test_a_second_update_during_an_update_and_one_on_trial_are_refused(flash):
         e.begin(100000, False)
     with pytest.raises(ValueError, match="^trial:"):
         _engine().begin(100000, True)
+
+
+def test_no_heap_for_set_boots_check_leaves_nothing_bootable_and_the_engine_free(
+        flash, monkeypatch):
+    """set_boot's check runs out of heap (MemoryError, a 96 KB device mid-upload): as
+    after a refusal, the running slot stays the boot slot and the other slot is not
+    bootable; the engine is not left verifying, so the next update may begin."""
+    d, key = flash
+    before = _snapshot(d)
+    verify = partition.VERIFY
+
+    def short(p):
+        raise MemoryError("memory allocation failed, allocating 4096 bytes")
+
+    monkeypatch.setattr(partition, "VERIFY", short)
+    e = _engine()
+    with pytest.raises(MemoryError):
+        _send(e, _image(key))
+    assert e.state == engine.FAILED and e.error.startswith("memory allocation failed")
+    assert _snapshot(d) == before and _boot_slot(d) == 0
+    assert (d / "ota_1.bin").read_bytes()[0] != image.MAGIC
+    monkeypatch.setattr(partition, "VERIFY", verify)
+    _send(e, _image(key))
+    assert e.state == engine.READY and _boot_slot(d) == 1

@@ -10,6 +10,9 @@ Prints one line when the firmware is up, then the firmware's own output. SIGINT 
 the meter simulator, freeing every port, and exit with 128 + the signal number; otherwise it
 exits with the firmware's exit code. A reboot (remote command) starts the firmware again
 in the same flash directory.
+
+The flash directory is a device's (tools/simdevice.py, tools/simslot.py): slots, otadata,
+a bootloader at every start but a soft reset, a watchdog; the booted slot's tree runs.
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
 import microdot  # noqa: E402
+import simdevice  # noqa: E402
 
 import metersim  # noqa: E402
 import provision  # noqa: E402
@@ -47,8 +51,6 @@ SOURCES = (("firmware", ""), ("firmware/lib", "lib"), ("boards/sim", "lib"),
            (os.path.dirname(microdot.__file__), "lib/microdot"))
 # Of Microdot (pinned in requirements.txt) the firmware uses the core module only.
 MICRODOT = ("microdot.py",)
-# boards/sim/board.py exits with these when the firmware reboots or soft-resets
-RESTARTS = {75: "reboot", 76: "soft"}
 # The control port's world commands and their values (button SECONDS aside).
 CONTROLS = {"link": ("down", "up"), "dhcp": ("fail", "ok"), "wifi": ("lost", "back")}
 # The firmware gets as many file descriptors as the device has sockets, plus what only
@@ -130,13 +132,15 @@ def firmware_command(heap, frozen32=False):
     return cmd + ["-c", "import boot; import main"]
 
 
-def firmware_env(a, meter_kind):
+def firmware_env(a, meter_kind, booted=None):
     env = dict(os.environ)
     # ".frozen" is the interpreter's built-in modules (asyncio among them; with --frozen32
-    # the whole firmware, which the .mpy files of --mpy32 shadow).
-    build = BUILD32 if a.mpy32 else BUILD
-    env["MICROPYPATH"] = ".frozen" if a.frozen32 else os.pathsep.join(
+    # the whole firmware, which the .mpy files of --mpy32 or of the booted slot's tree when
+    # it is not this checkout's (simslot.Booted.path) shadow).
+    build = booted.path if booted and booted.path else BUILD32 if a.mpy32 else BUILD
+    env["MICROPYPATH"] = ".frozen" if a.frozen32 and build == BUILD else os.pathsep.join(
         [build, os.path.join(build, "lib"), ".frozen"])
+    env.update(simdevice.env(a, booted))
     env.update({"SC_METER": meter_kind, "SC_HOST": a.host,
                 "SC_MODBUS_PORT": str(a.modbus_port), "SC_RAW_PORT": str(a.raw_port),
                 "SC_P1_OUT_PORT": str(a.p1_out_port), "SC_METER_PORT": str(a.meter_port),
@@ -192,6 +196,7 @@ def main(argv=None):
                     help="print the status as JSON every S seconds")
     ap.add_argument("--power-loss", action="store_true",
                     help="a firmware killed with SIGKILL is a power loss: start it again")
+    simdevice.arguments(ap)
     ap.add_argument("--no-ntp", action="store_true",
                     help="offer no network time: the firmware takes the meter's clock")
     ap.add_argument("--ntp", metavar="HOST:PORT",
@@ -241,20 +246,22 @@ class Sim:
         # restarted firmware: a soft reset does not plug the cable back in.
         self.world = {}
         self._lock = threading.Lock()
+        self.device = self.booted = None
         self._control_srv = None
 
     def start(self, cause="power-on"):
         if self.a.rs485:
             serial_line(self.a.rs485, self.a.flash)
-        env = firmware_env(self.a, self.kind)
+        env = firmware_env(self.a, self.kind, self.booted)
         env["SC_RESET_CAUSE"] = cause
         with self._lock:
             env["SC_NET"] = ",".join("%s %s" % kv for kv in self.world.items())
-            self.fw = subprocess.Popen(firmware_command(self.a.heap,
-                                                        self.a.frozen32 or self.a.mpy32),
+            self.fw = subprocess.Popen(firmware_command(self.a.heap, self.a.frozen32 or
+                                                        self.a.mpy32),
                                        cwd=self.a.flash, env=env, stdout=subprocess.PIPE,
                                        stdin=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        text=True, bufsize=1)
+        self.device.watchdog.watch(self.fw)
 
     def command(self, line):
         """One control command: passed to the firmware (boards/sim/simnet.py); returns
@@ -312,16 +319,37 @@ class Sim:
             compile_firmware("x86", BUILD32)
         elif not a.frozen32:
             compile_firmware()
+        else:
+            webassets.ensure()
         if (a.frozen32 or a.mpy32) and not os.path.exists(FROZEN32):
             print("sim: %s is missing: run make frozen32" % FROZEN32, flush=True)
             return 2
-        self.start()
-        for line in self.fw.stdout:
-            sys.stdout.write(line)
-            if line.startswith("smart-connect up"):
-                break
-        else:
-            return self.fw.wait()
+        self.device = simdevice.Device(a)
+        up = False
+        cause = "power-on"
+        while True:
+            if cause != "soft":
+                self.booted = self.device.boot()
+            self.start(cause)
+            if up:
+                self.start_meter()  # the meter cable reconnects to the new firmware
+            for line in self.fw.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if not up and line.startswith("smart-connect up"):
+                    up = True
+                    self.ready()
+            rc = self.fw.wait()
+            cause = self.device.restart(rc, self.fw)
+            if cause is None:
+                return rc
+            if self.meter:
+                self.meter.close()
+                self.meter = None
+
+    def ready(self):
+        """The firmware is up for the first time: the meter, the control port, one line."""
+        a = self.a
         self.start_meter()
         if a.control_port:
             self.serve_control(a.control_port)
@@ -334,24 +362,6 @@ class Sim:
                   a.meter_port, " (replaying %s)" % os.path.basename(a.meter) if a.meter
                   else "", "%s:%d" % (h, a.control_port) if a.control_port else "none",
                   a.flash), flush=True)
-        while True:
-            for line in self.fw.stdout:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            rc = self.fw.wait()
-            if rc == -signal.SIGKILL and a.power_loss:
-                cause = "power-on"
-            elif rc in RESTARTS:
-                cause = RESTARTS[rc]
-            else:
-                return rc
-            print("sim: firmware %s" % {"reboot": "rebooting", "soft": "soft reset",
-                                        "power-on": "killed, powering on again"}[cause],
-                  flush=True)
-            if self.meter:  # the meter cable reconnects to the new firmware
-                self.meter.close()
-            self.start(cause)
-            self.start_meter()
 
     def stop(self):
         """Stop the meter simulator and the firmware; returns once its ports are free."""

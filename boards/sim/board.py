@@ -141,29 +141,74 @@ def soft_reset():
 
 
 def reset_cause():
-    """power-on, or what tools/sim.py says the last start was (reboot, soft)."""
+    """power-on, or what tools/sim.py says the last start was (reboot, soft, watchdog)."""
     return _env("RESET_CAUSE", "power-on")
 
 
 def partition():
-    """The flash's app slots and otadata (boards/sim/partition.py), with set_boot
-    verifying signatures against the key the running image trusts (SC_UPDATE_KEY: a file
-    of its 64 raw bytes, which tools/sim.py gives); None when tools/sim.py made no slots."""
+    """The flash's app slots and otadata as esp32.Partition (boards/sim/partition.py),
+    set_boot verifying signatures against the key the running image trusts (SC_UPDATE_KEY:
+    a file of its 64 raw bytes, which tools/sim.py gives); None when there are no slots."""
     try:
         os.stat("ota_0.bin")
     except OSError:
         return None
-    import partition
+    return _Flash()
 
+
+class _Flash:
+    """esp32.Partition's class interface over boards/sim/partition.py, imported for each
+    use and not kept in sys.modules: its code (and the ECDSA code set_boot needs) is held
+    only while a partition object is in use, as the device's esp32.Partition, which is C,
+    costs the Python heap nothing (the heap the tests measure)."""
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+
+    def __call__(self, id, block_size=4096):
+        return _partition().Partition(id, block_size)
+
+    def find(self, type=0, subtype=0xFF, label=None, block_size=4096):
+        return _partition().Partition.find(type, subtype, label, block_size)
+
+    def mark_app_valid_cancel_rollback(self):
+        _partition().Partition.mark_app_valid_cancel_rollback()
+
+
+def _partition():
+    import partition as m
+
+    sys.modules.pop("partition", None)
     key = _env("UPDATE_KEY", "")
     if key:
-        with open(key, "rb") as f:
-            partition.VERIFY = partition.verifier(f.read())
-    return partition.Partition
+        def verify(p):
+            with open(key, "rb") as f:
+                return m.verifier(f.read())(p)
+
+        m.VERIFY = verify
+    return m
+
+
+WDT_PATH = "wdt"  # in the flash directory: tools/sim.py watches when it was last written
+
+
+class _Watchdog:
+    """The device's watchdog, kept by tools/sim.py: each feed truncates the file wdt (an
+    open and a close, nothing written), whose change of mtime sim.py sees. A firmware that
+    stops feeding it for sim.py's --watchdog-ms (the device's 10 s), or never feeds it
+    within --boot-watchdog-ms of its start (the 30 s armed at boot), is killed and started
+    again through the bootloader, reset cause "watchdog"."""
+
+    def __init__(self):
+        self.feed()  # the device's WDT(timeout=...) re-arms it with the firmware's timeout
+
+    def feed(self):
+        open(WDT_PATH, "w").close()
 
 
 def watchdog():
-    return None
+    return _Watchdog()
 
 
 def fatal(e):

@@ -117,25 +117,33 @@ class Engine:
     def finish(self):
         """Once every byte has come: the image verified, its first bytes written, the
         slot made the one to boot. ValueError (the signature's refusal among them:
-        set_boot's OSError) leaves the running firmware the one that boots, and the
-        slot's first sector erased."""
+        set_boot's OSError), or anything else raised meanwhile (no heap left for the
+        check: MemoryError), ends the update: the running firmware stays the one that
+        boots, and the slot's first sector is erased."""
         if self.got != self.total:
             raise ValueError("length: %d of %d bytes" % (self.got, self.total))
         self.state = VERIFYING
+        head = False
         try:
             self._walker.verify()
             self._slot.writeblocks(0, self._head, 0)
+            head = True
+            self._buf = self._mv = self._walker = None  # set_boot's check may need the heap
             try:
                 self._slot.set_boot()
             except OSError as e:
-                self._slot.ioctl(6, 0)  # refused: the slot must not look like an image
                 if e.args and e.args[0] == _VALIDATE_FAILED:
                     raise ValueError("signature: the image is not signed by a key this "
                                      "firmware trusts") from None
                 raise ValueError("flash: the slot could not be made the boot slot (%s)"
                                  % e) from None
-        except ValueError as e:
-            self.fail(str(e))
+        except BaseException as e:
+            if head:
+                try:
+                    self._slot.ioctl(6, 0)  # the slot must not look like an image
+                except OSError:
+                    pass  # otadata does not select it: the bootloader keeps to ours
+            self.fail(str(e) or type(e).__name__)
             raise
         self._buf = self._mv = self._walker = None
         self.state = READY

@@ -75,8 +75,8 @@ class Updates:
     def _reconcile(self, od):
         """At boot: what became of the update in the record."""
         rec = self.record
-        if rec.get("state") not in ("rebooting", "failed"):
-            return
+        if rec.get("state") not in ("rebooting", "failed") or rec.get("slot") is None:
+            return  # (an upload that failed before it changed anything has no slot)
         if rec.get("slot") == self.slot:
             if not self.on_trial:
                 self._save(state="valid")
@@ -122,34 +122,62 @@ class Updates:
         """Streams total bytes through the engine: read(memoryview) -> awaitable n, 0 at
         the end. needs: the services up now, which the new image must bring back. The new
         version, made the boot slot (the caller reboots); ValueError (refused or broken,
-        the running firmware untouched) otherwise."""
+        the running firmware untouched) otherwise, or what read raised, or MemoryError
+        (no heap left: the caller answers "try again"). The record says
+        why an update was refused or failed (its connection broke), but for one refused
+        because another runs or the running image is on trial: that one's record stays."""
         if self.slot is None:
             raise ValueError("unavailable: this image has no second slot to update")
         if self.engine is None:
             self.engine = Engine(self._partition, self._board, self.secure_version)
         e = self.engine
-        e.begin(total, self.on_trial)
+        try:
+            e.begin(total, self.on_trial)
+        except ValueError as x:
+            if not str(x).startswith(("busy", "trial")):
+                self._ended(x, True)
+            raise
+        image_said = False
         try:
             while e.got < e.total:
+                image_said = False  # while read() waits, the connection
                 n = await read(e.room())
                 if not n:
                     raise ValueError("length: the image ended at %d of %d bytes"
                                      % (e.got, e.total))
+                image_said = True
                 e.took(n)
         except BaseException as x:  # refused, the connection broke, or its task ended
             if e.state == RECEIVING:
                 e.fail(str(x))
+            self._ended(x, image_said)
             raise
         self.record = {}
         self._save(state="rebooting", slot=1 - self.slot, to=e.version, needs=needs,
                    **{"from": self.version})
         try:
             e.finish()
-        except ValueError as x:
-            self._save(state="refused", why=str(x))
+        except BaseException as x:  # refused, or no heap left for the check
+            self._ended(x, True)
             raise
         self._previous()
         return e.version
+
+    def _ended(self, x, image_said):
+        """The record of an update that ended without changing what boots: refused when
+        the image was (image_said: a ValueError naming its check), else failed: the
+        connection broke, or the heap was short."""
+        e = self.engine
+        if isinstance(x, ValueError):
+            why = str(x)
+        elif isinstance(x, MemoryError):
+            why = "heap: no memory left for the update (%s)" % x
+        else:
+            why = "connection: the upload broke off at %d of %d bytes (%s %s)" % (
+                e.got, e.total, type(x).__name__, x)
+        self.record = {}
+        self._save(state="refused" if image_said and isinstance(x, ValueError) else "failed",
+                   to=e.version, why=why)
 
     async def trial(self, up, ms, reset, deadline_ms, settle_ms):
         """On a trial boot: the verdict every second; valid marks the image so, a failure

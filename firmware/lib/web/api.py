@@ -7,7 +7,7 @@ Basic header). dev is the firmware (app.App): its status, configuration and rese
 import asyncio
 import json
 
-from microdot.microdot import Response
+from microdot.microdot import Request, Response
 
 from device import schema
 from web import errors
@@ -48,6 +48,11 @@ def build(dev, auth, events, assets, clock):
     """The application. assets: {path: (content type, gzip bytes)} of the UI."""
     app = Routes()
     errors.on_short_heap(app)
+    # A firmware image streams through its route (web/upload.py) and every other body is
+    # bounded by web/http.py before Microdot sees it: Microdot's own bound on a body (16 KB,
+    # answered 413 before any route runs) must not refuse the image. A length no slot
+    # holds is the update's to refuse (400 update:size).
+    Request.max_content_length = 0x3FFFFFFF  # a small int on the ESP32 too
 
     @app.before_request
     async def guard(req):

@@ -3,12 +3,15 @@ service (update/service.py) a flash sector at a time, never whole in the heap. T
 says whether the image verified; the device reboots into it after the answer.
 
 A refused image is answered only once its body has been read (and dropped): a client
-still sending when the connection closes gets a reset, not the answer."""
+still sending when the connection closes gets a reset, not the answer. A client that
+stops sending (one that announced the length only, waiting for the answer) gets it after
+DROP_S of silence."""
 import asyncio
 
 from web import errors
 
 READ_S = 30  # the longest silence within an upload
+DROP_S = 1  # within a refused body's rest
 _DROP = 512
 _CONFLICT = ("busy", "trial")
 _DROP_MAX = 0x200000  # of a refused body: more than a slot holds
@@ -23,12 +26,12 @@ class _Body:
         self._pending = memoryview(rest)
         self.got = 0
 
-    async def read(self, room):
-        n = await self._read(room)
+    async def read(self, room, wait_s=READ_S):
+        n = await self._read(room, wait_s)
         self.got += n
         return n
 
-    async def _read(self, room):
+    async def _read(self, room, wait_s):
         p = self._pending
         if p:
             n = min(len(p), len(room))
@@ -37,10 +40,10 @@ class _Body:
             return n
         if hasattr(self._reader, "readinto"):
             while True:
-                n = await asyncio.wait_for(self._reader.readinto(room), READ_S)
+                n = await asyncio.wait_for(self._reader.readinto(room), wait_s)
                 if n is not None:  # None: woken with nothing to read after all
                     return n
-        data = await asyncio.wait_for(self._reader.read(len(room)), READ_S)
+        data = await asyncio.wait_for(self._reader.read(len(room)), wait_s)
         room[:len(data)] = data
         return len(data)
 
@@ -50,7 +53,7 @@ async def _drop(read, left):
     buf = memoryview(bytearray(_DROP))
     try:
         while left > 0:
-            n = await read(buf[:min(_DROP, left)])
+            n = await read(buf[:min(_DROP, left)], DROP_S)
             if not n:
                 return
             left -= n
@@ -61,7 +64,7 @@ async def _drop(read, left):
 async def receive(req, updates, needs):
     """(the new version, None) once the image verified and is the boot slot, or (None,
     the refusal: 400, 409 for an update already running or a firmware still on trial,
-    naming its check)."""
+    naming its check; 400 update:connection when the upload broke off)."""
     rest, length = req.g.upload
     del req.g.upload  # consumed here: web/http drops nothing more
     body = _Body(req.sock[0], rest)
@@ -69,7 +72,10 @@ async def receive(req, updates, needs):
         return await updates.receive(body.read, length, needs), None
     except ValueError as e:
         msg = str(e)
-        check = msg.split(":", 1)[0]
+        check = msg.split(":", 1)[0].replace(" ", "-")  # security-version
         await _drop(body.read, min(length, _DROP_MAX) - body.got)
         return None, errors.response(409 if check in _CONFLICT else 400, "update:" + check,
                                      msg, field=check)
+    except (OSError, asyncio.TimeoutError):  # the client went or stalled
+        return None, errors.response(400, "update:connection", "the upload broke off at %d "
+                                     "of %d bytes" % (body.got, length), field="connection")
