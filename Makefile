@@ -146,6 +146,7 @@ bench: setup system frozen32
 	-$(PY) benchmarks/web.py
 	-$(PY) benchmarks/ui.py
 	-$(PY) benchmarks/network.py
+	-$(PY) benchmarks/firmware_update.py
 	-$(PY) benchmarks/soak.py
 
 # The soak (docs/memory.md): the firmware on the device gauge in the device's 96 KB under the

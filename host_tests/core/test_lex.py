@@ -62,3 +62,13 @@ def test_numbers():
         assert f(b"1.2.3)", 0, 6, out) == -1
         assert f(b"12.)", 0, 4, out) == -1
         assert f(b")", 0, 1, out) == -1
+
+
+def test_xor8_the_image_checksum():
+    buf = bytearray(bytes(range(256)) * 3)
+    for a, b in ((0, 0), (0, 768), (5, 700), (767, 768)):
+        want = 0xEF
+        for v in buf[a:b]:
+            want ^= v
+        assert lex.xor8(buf, a, b, 0xEF) == lex.xor8_py(buf, a, b, 0xEF) == want
+    assert lex.xor8(memoryview(buf)[256:], 0, 256, 0xEF) == 0xEF  # 0..255 XOR to 0

@@ -175,8 +175,17 @@ def cached_text(cache, buf, a, b, key, decode):
     return text
 
 
+# ESP-IDF's image checksum (update/image.py): seed XOR every byte; a firmware image is
+# 1.5 MB of them.
+def xor8_py(buf, start, end, seed):
+    for i in range(start, end):
+        seed ^= buf[i]
+    return seed
+
+
 crc16 = crc16_py
 crc_modbus = crc_modbus_py
+xor8 = xor8_py
 line = line_py
 number = number_py
 tic_sum = tic_sum_py
@@ -290,6 +299,15 @@ try:
             s += p[i]
             i += 1
         return (s & 0x3F) + 0x20
+
+    @micropython.viper
+    def xor8(buf, start: int, end: int, seed: int) -> int:
+        p = ptr8(buf)  # noqa: F821
+        i = start
+        while i < end:
+            seed ^= p[i]
+            i += 1
+        return seed
 
     @micropython.viper
     def label_hash(buf, start: int, end: int) -> int:

@@ -14,6 +14,8 @@ digest; checking the signature is for the caller."""
 import hashlib
 import struct
 
+from meter import lex
+
 try:
     from micropython import const
 except ImportError:
@@ -162,10 +164,7 @@ class Walker:
             take = min(n - i, self._end - base - i)
             part = self._part
             if part == _DATA:
-                s = self._sum
-                for v in mv[i:i + take]:
-                    s ^= v
-                self._sum = s
+                self._sum = lex.xor8(mv, i, i + take, self._sum)
             elif part == _SUM:
                 if mv[i] != self._sum:
                     raise ValueError("checksum: 0x%02x in the image, 0x%02x computed"
