@@ -37,8 +37,10 @@ def p99(xs):
     return xs[int(len(xs) * 0.99)] * 1000 if xs else float("nan")
 
 
-def modbus_poll(port, stop, lat, hz=20):
-    """Polls until stop; a failure (a reset, a short answer) appends None to lat."""
+def modbus_poll(port, stop, lat, hz=20, stamped=False):
+    """Polls until stop; a failure (a reset, a short answer) appends None to lat.
+    stamped: (when the poll started, its latency or None) instead."""
+    t = None
     try:
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -47,10 +49,11 @@ def modbus_poll(port, stop, lat, hz=20):
                 s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, 0x8016, 2))
                 if len(s.recv(64)) != 13:
                     raise OSError("short answer")
-                lat.append(time.perf_counter() - t)
+                dt = time.perf_counter() - t
+                lat.append((t, dt) if stamped else dt)
                 time.sleep(1 / hz)
     except OSError:
-        lat.append(None)
+        lat.append((t, None) if stamped else None)
 
 
 def event_stream(client, stop, counts):

@@ -127,9 +127,13 @@ def test_a_truncated_image_is_refused(flash):
     img = _image(key)
     e = _engine()
     e.begin(len(img), False)
-    room = e.room()
-    room[:2000] = img[:2000]
-    e.took(2000)
+    at = 0
+    while at < 2000:
+        room = e.room()
+        n = min(len(room), 2000 - at)
+        room[:n] = img[at:at + n]
+        e.took(n)
+        at += n
     with pytest.raises(ValueError) as err:
         e.finish()
     assert str(err.value).startswith("length:")

@@ -161,18 +161,14 @@ def verifier(key):
 
     def verify(p):
         w = image.Walker()
-        buf = bytearray(BLOCK)
-        mv = memoryview(buf)
-        block = at = 0
+        buf = memoryview(bytearray(_CHUNK))  # the device checks in C, from no Python heap
+        at = 0
         try:
             while w.want():
-                if at == 0:
-                    p.readblocks(block, buf)
-                n = min(w.want(), BLOCK - at)
-                w.feed(mv[at:at + n])
+                n = min(w.want(), _CHUNK, BLOCK - at % BLOCK)
+                p.readblocks(at // BLOCK, buf[:n], at % BLOCK)
+                w.feed(buf[:n])
                 at += n
-                if at == BLOCK:
-                    block, at = block + 1, 0
             return ecdsa.verify(key, w.verify(), w.signature[4:])
         except (ValueError, OSError):
             return False
