@@ -242,6 +242,20 @@ def test_an_update_runs_on_trial_is_kept_and_the_next_one_goes_back(sim, kit):
     modbus_values(sim)
 
 
+def test_going_back_to_the_previous_version_is_an_explicit_action(sim, kit):
+    fw = firmware_when(sim, lambda fw: fw["update"]["state"] == "valid")
+    assert (fw["version"], fw["slot"], fw["previous"]) == ("9.2.0", 0, "9.1.0")
+    n = ups(sim)
+    status, body = sim.client.json("POST", "/api/v1/firmware/previous")
+    assert (status, body) == (200, {"result": "previous", "version": "9.1.0",
+                                    "rebooting": True}), body
+    back(sim, n)
+    assert "sim: booted slot 1: version 9.1.0" in sim.output()
+    fw = firmware_when(sim, lambda fw: fw["update"]["state"] == "valid")
+    assert (fw["version"], fw["slot"], fw["previous"]) == ("9.1.0", 1, "9.2.0")
+    modbus_values(sim)
+
+
 def _secured(sim, kit):
     """The sim runs a kept image of security version 1 (the test above leaves it so)."""
     fw = firmware_when(sim, lambda fw: fw["update"]["state"] != "trial")

@@ -179,6 +179,40 @@ class Updates:
         self._save(state="refused" if image_said and isinstance(x, ValueError) else "failed",
                    to=e.version, why=why)
 
+    def revert(self, needs):
+        """Makes the other slot's image, the previous version, the boot slot on purpose
+        (an explicit action: nothing goes back by itself but a failed trial). It boots on
+        trial as an update does; ValueError when there is nothing to go back to or the
+        security version forbids it."""
+        if self.slot is None:
+            raise ValueError("unavailable: this image has no second slot")
+        if self.on_trial:
+            raise ValueError("trial: the running firmware is on trial; it must be marked "
+                             "valid first")
+        e = self.engine
+        if e is not None and e.state in (RECEIVING, VERIFYING, READY):
+            raise ValueError("busy: an update is running or waits for its reboot")
+        other = self._partition(self._partition.RUNNING).get_next_update()
+        try:
+            d = _describe(other)
+        except (OSError, ValueError):
+            raise ValueError("previous: the other slot holds no image") from None
+        if d.board != self._board:
+            raise ValueError("previous: the other slot holds an image for %s" % d.board)
+        if d.secure_version < self.secure_version:
+            raise ValueError("security version: the previous version's is %d, the running "
+                             "firmware's %d" % (d.secure_version, self.secure_version))
+        self.record = {}
+        self._save(state="rebooting", slot=1 - self.slot, to=d.version, needs=needs,
+                   **{"from": self.version})
+        try:
+            other.set_boot()
+        except OSError:
+            self._save(state="refused", why="signature: the previous image is not signed "
+                       "by a key this firmware trusts")
+            raise ValueError(self.record["why"]) from None
+        return d.version
+
     async def trial(self, up, ms, reset, deadline_ms, settle_ms):
         """On a trial boot: the verdict every second; valid marks the image so, a failure
         writes why and resets (the bootloader then boots the previous slot)."""

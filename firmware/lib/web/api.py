@@ -183,6 +183,18 @@ def build(dev, auth, events, assets, clock):
         asyncio.create_task(dev.reset("reboot"))  # after this answer has gone out
         return _json({"result": "verified", "version": version, "rebooting": True})
 
+    @app.post("/api/v1/firmware/previous")
+    async def previous_firmware(req):
+        from web import upload
+
+        try:
+            version = dev.updates().revert(dev.update_needs())
+        except ValueError as e:
+            dev.release_updates()
+            return upload.refusal(e)
+        asyncio.create_task(dev.reset("reboot"))
+        return _json({"result": "previous", "version": version, "rebooting": True})
+
     @app.post("/api/v1/reset")
     async def reset(req):
         try:

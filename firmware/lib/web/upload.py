@@ -61,6 +61,15 @@ async def _drop(read, left):
         pass
 
 
+def refusal(e):
+    """The answer to an update refused with ValueError e ("check: why"): 400, or 409 for
+    an update already running or a firmware still on trial."""
+    msg = str(e)
+    check = msg.split(":", 1)[0].replace(" ", "-")  # security-version
+    return errors.response(409 if check in _CONFLICT else 400, "update:" + check, msg,
+                           field=check)
+
+
 async def receive(req, updates, needs):
     """(the new version, None) once the image verified and is the boot slot, or (None,
     the refusal: 400, 409 for an update already running or a firmware still on trial,
@@ -71,11 +80,8 @@ async def receive(req, updates, needs):
     try:
         return await updates.receive(body.read, length, needs), None
     except ValueError as e:
-        msg = str(e)
-        check = msg.split(":", 1)[0].replace(" ", "-")  # security-version
         await _drop(body.read, min(length, _DROP_MAX) - body.got)
-        return None, errors.response(409 if check in _CONFLICT else 400, "update:" + check,
-                                     msg, field=check)
+        return None, refusal(e)
     except (OSError, asyncio.TimeoutError):  # the client went or stalled
         return None, errors.response(400, "update:connection", "the upload broke off at %d "
                                      "of %d bytes" % (body.got, length), field="connection")
