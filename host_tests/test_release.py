@@ -13,6 +13,7 @@ import tarfile
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tools import BIN, ROOT
 from update import ecdsa, image
@@ -215,7 +216,8 @@ def test_key_inside_a_source_tree_and_the_dev_key(keys, tmp_path, monkeypatch):
     with open(path, "rb") as f:
         pem = f.read()
     assert path == str(tmp_path / "dk" / ".dev-keys" / "update-key.pem")
-    assert pem.startswith(b"-----BEGIN EC PRIVATE KEY-----")
+    made = serialization.load_pem_private_key(pem, None)
+    assert isinstance(made, ec.EllipticCurvePrivateKey) and made.curve.name == "secp256r1"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert release.dev_key() == path
     with open(path, "rb") as f:
