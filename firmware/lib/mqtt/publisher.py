@@ -141,13 +141,7 @@ class Publisher:
         finally:
             if reader is not None:
                 reader.cancel()
-            w.close()
-            try:
-                await w.wait_closed()
-            except (OSError, ValueError):
-                pass
-            if raw is not None:
-                raw.close()
+            await tls.close(w, raw)
 
     async def _read(self, s):
         try:

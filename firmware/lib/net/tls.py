@@ -51,6 +51,17 @@ async def open_connection(ip, port, host, ctx, timeout):
     return s, s, raw
 
 
+async def close(writer, raw):
+    """Closes a connection of open_connection: the TLS stream, then its plain socket."""
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (OSError, ValueError):
+        pass
+    if raw is not None:
+        raw.close()
+
+
 def error_text(e):
     """One line for the status: TLS libraries put newlines and codes in their messages."""
     return " ".join(str(e).split()) or type(e).__name__

@@ -347,10 +347,4 @@ async def download(url, hints, updates, needs, identity, resolve, progress=None)
             raise ValueError("flash: %s" % tls.error_text(e)) from None
     finally:
         if w is not None:
-            w.close()
-            try:
-                await w.wait_closed()
-            except (OSError, ValueError):
-                pass
-        if raw is not None:
-            raw.close()
+            await tls.close(w, raw)
