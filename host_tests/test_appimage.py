@@ -12,6 +12,7 @@ from esptool.bin_image import LoadFirmwareImage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mutation
 from tools import BIN, ROOT
 from update import image
 
@@ -100,24 +101,8 @@ def test_stamp_command_line(tmp_path):
 # Fuzz: small images, so that a mutation often lands in a header, the padding or the end.
 VALID = [appimage.build("1.4.0", 3, BOARD, SEGMENTS[n], hashed=h) + SIG
          for n in ("descriptor only", "unaligned, empty") for h in (True, False)]
-EDITS = st.lists(st.tuples(st.sampled_from(("set", "insert", "delete", "cut")),
-                           st.integers(0, 500), st.integers(0, 255)), min_size=1, max_size=4)
+EDITS = mutation.edits(500, 4)
 CHUNKS = st.lists(st.integers(1, 600), min_size=1, max_size=8)
-
-
-def _mutate(data, edits):
-    d = bytearray(data)
-    for op, at, value in edits:
-        at %= len(d) + 1
-        if op == "set" and at < len(d):
-            d[at] = value
-        elif op == "insert":
-            d[at:at] = bytes((value,))
-        elif op == "delete":
-            del d[at:at + 1]
-        elif op == "cut":
-            del d[at:]
-    return bytes(d)
 
 
 def _all(data, chunks):
@@ -158,7 +143,7 @@ def test_random_bytes_give_a_verdict_or_a_value_error(data, chunks):
 @settings(max_examples=600, deadline=None)
 @given(st.sampled_from(VALID), EDITS, CHUNKS)
 def test_mutated_images_give_a_verdict_or_a_value_error(data, edits, chunks):
-    _all(_mutate(data, edits), chunks)
+    _all(mutation.mutate(data, edits), chunks)
 
 
 def test_valid_images_pass_the_fuzz_harness():

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dns import NAME, _a, _chain
 
+import mutation
 from net import dns, sntp
 
 QID = 0x1234
@@ -34,30 +35,13 @@ def test_any_records_after_our_question_are_an_address_or_none(records, count):
     _check(dns.parse(head + bytes(REQ[12:]) + records, QID, NAME))
 
 
-# A few byte edits of a valid packet: what a broken or hostile sender gets wrong.
-EDITS = st.lists(st.tuples(st.sampled_from(("set", "insert", "delete", "cut")),
-                           st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=6)
-
-
-def mutate(packet, edits):
-    d = bytearray(packet)
-    for op, at, value in edits:
-        at %= len(d) + 1
-        if op == "set" and at < len(d):
-            d[at] = value
-        elif op == "insert":
-            d[at:at] = bytes((value,))
-        elif op == "delete":
-            del d[at:at + 1]
-        elif op == "cut":
-            del d[at:]
-    return bytes(d)
+EDITS = mutation.edits(200, 6)  # of a valid packet
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.sampled_from(VALID), EDITS)
 def test_mutated_answers_are_an_address_or_none(answer, edits):
-    _check(dns.parse(mutate(answer, edits), QID, NAME))
+    _check(dns.parse(mutation.mutate(answer, edits), QID, NAME))
 
 
 @settings(max_examples=300, deadline=None)
