@@ -116,8 +116,7 @@ class App:
     def release_updates(self):
         """Let the update code go (about 3 KB of heap) unless an update or a trial runs."""
         u = self._updates
-        if u is None or u.on_trial or u.engine is not None and u.engine.state in (
-                "receiving", "verifying", "ready"):
+        if u is None or u.on_trial or u.engine is not None and u.engine.busy():
             return
         self._updates = None
         for name in ("update.service", "update.engine", "update.image", "update.otadata",

@@ -19,6 +19,7 @@ import asyncio
 import binascii
 import hashlib
 
+from device.schema import is_ipv4
 from net import tls
 from update import image
 
@@ -34,11 +35,6 @@ CHUNK = const(512)  # the head is read in pieces of this size
 CONNECT_S = const(10)  # TCP connect; the TLS handshake and the request get READ_S
 READ_S = const(30)  # the longest silence of the server
 _REASON = const(40)  # characters of the server's reason phrase kept for the report
-
-
-def _ipv4(s):
-    p = s.split(".")
-    return len(p) == 4 and all(x.isdigit() and len(x) < 4 and int(x) < 256 for x in p)
 
 
 def parse_url(url):
@@ -323,7 +319,7 @@ async def download(url, hints, updates, needs, identity, resolve, progress=None)
     ValueError naming the check that refused it (nothing changed)."""
     host, port, path = parse_url(url)
     version, size, digest = check_hints(hints)
-    ip = host if _ipv4(host) else await resolve(host)
+    ip = host if is_ipv4(host) else await resolve(host)
     if ip is None:
         raise ValueError("dns: cannot resolve %s" % host)
     try:

@@ -58,7 +58,7 @@ class Engine:
         """Starts an update of total bytes (image and signature block); ValueError
         (refused, nothing changed) while another runs or the running image is on trial,
         or when the slot cannot hold it."""
-        if self.state in (RECEIVING, VERIFYING, READY):
+        if self.busy():
             raise ValueError("busy: an update is already running or waits for its reboot")
         if on_trial:
             raise ValueError("trial: the running firmware is on trial; it must be marked "
@@ -80,6 +80,10 @@ class Engine:
         self.version = None
         self.error = None
         self.state = RECEIVING
+
+    def busy(self):
+        """An update is running, or verified and waiting for its reboot."""
+        return self.state in (RECEIVING, VERIFYING, READY)
 
     def room(self):
         """Where the next bytes go (readinto it): the free part of the buffer, no more

@@ -176,8 +176,7 @@ class Walker:
                 into = self._buf if part < _HASH else (
                     self._appended if part == _HASH else self.signature)
                 p = base + i - self._at
-                for k in range(take):
-                    into[p + k] = mv[i + k]
+                into[p:p + take] = mv[i:i + take]
             i += take
             if base + i == self._end:
                 self._next()

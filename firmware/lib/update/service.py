@@ -10,10 +10,10 @@ it resets; the previous image, booted again, finds the record pointing at the ot
 and otadata marking that slot aborted or invalid, and reports the rollback."""
 import asyncio
 import json
-import os
 
+from device import config
 from update import image, otadata
-from update.engine import READY, RECEIVING, VERIFYING, Engine
+from update.engine import READY, RECEIVING, Engine
 from update.trial import FAIL, VALID, Trial
 
 SLOTS = 2
@@ -100,15 +100,12 @@ class Updates:
 
     def _save(self, **changes):
         self.record.update(changes)
-        tmp = self._path + ".new"
-        with open(tmp, "w") as f:
-            json.dump(self.record, f)
-        os.rename(tmp, self._path)
+        config.save(self._path, self.record)
 
     def status(self):
         """GET /api/v1/firmware's update part."""
         e = self.engine
-        if e is not None and e.state in (RECEIVING, VERIFYING, READY):
+        if e is not None and e.busy():
             state = "rebooting" if e.state == READY else e.state
             return {"state": state, "received": e.got, "total": e.total,
                     "version": e.version}
@@ -190,7 +187,7 @@ class Updates:
             raise ValueError("trial: the running firmware is on trial; it must be marked "
                              "valid first")
         e = self.engine
-        if e is not None and e.state in (RECEIVING, VERIFYING, READY):
+        if e is not None and e.busy():
             raise ValueError("busy: an update is running or waits for its reboot")
         other = self._partition(self._partition.RUNNING).get_next_update()
         try:
