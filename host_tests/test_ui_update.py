@@ -1,13 +1,12 @@
 """The web UI's firmware card and upload (docs/update.md) in Chromium (harness:
 test_ui_chromium.py): images the device refuses, shown with its reason and nothing changed;
 a signed release it installs, followed through the restart to the version now running.
-Keys are made at run time in tmp_path. The installing test needs the sim booting from its
-flash slots (tools/sim.py --update-key PUB.pem: the key the first image trusts)."""
+Keys are made at run time in tmp_path; the sim's first image trusts one of them
+(tools/sim.py --update-key)."""
 import collections
 import os
 import random
 import re
-import subprocess
 import sys
 
 import pytest
@@ -24,9 +23,6 @@ import signing  # noqa: E402
 
 browser, api = ui.browser, ui.api  # the fixture (on this file's device) and the API helper
 
-SIM_HELP = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--help"],
-                          capture_output=True, text=True).stdout
-SLOTS = "--update-key" in SIM_HELP  # the sim boots from ota_0/ota_1 (otherwise no slot)
 NEW = "9.9.9"
 
 Keys = collections.namedtuple("Keys", "trusted trusted_pub other")
@@ -50,18 +46,11 @@ def keys(tmp_path):
 
 
 @pytest.fixture
-def device(tmp_path, keys, monkeypatch):
-    """The sim, from its flash slots trusting keys.trusted when tools/sim.py can; a trial
-    settles in 2 s (the device's 10 s)."""
-    args = []
-    if SLOTS:
-        args = ["--update-key", keys.trusted_pub]
-    if "--settle-ms" in SIM_HELP:
-        args += ["--settle-ms", "2000"]
-    else:
-        monkeypatch.setenv("SC_SETTLE_MS", "2000")  # boards/sim/board.py reads it
+def device(tmp_path, keys):
+    """The sim, its first image trusting keys.trusted; a trial settles in 2 s (the
+    device's 10 s)."""
     flash = tmp_path / "flash"
-    with Sim(flash, args=args) as s:
+    with Sim(flash, update_key=keys.trusted_pub, settle_ms=2000) as s:
         s.flash = flash
         s.client = Client(s, flash)
         s.pw = password(flash)
@@ -111,11 +100,8 @@ def test_images_the_device_refuses_are_shown_with_its_reason(device, browser, ke
     junk.write_bytes(b"\x00" + random.Random(1).randbytes(12 * 1024))
     foreign = tmp_path / "foreign.bin"  # a sim release signed by a key the device does not trust
     release.release("sim", NEW, keys.other, str(foreign))
-    if SLOTS:
-        reasons = (r"magic: 0x00, not an app image \(0xe9\)",
-                   r"signature: the image is not signed by a key this .*")
-    else:  # the sim without slots refuses any image before reading it
-        reasons = ("unavailable: this image has no second slot to update",) * 2
+    reasons = (r"magic: 0x00, not an app image \(0xe9\)",
+               r"signature: the image is not signed by a key this .*")
     p = maintenance(device, browser)
     p.wait(lambda: "Version\n" + before["version"] in p.text("#fw"))
     assert p.text("#fw").endswith("Update\nnone")
@@ -128,9 +114,6 @@ def test_images_the_device_refuses_are_shown_with_its_reason(device, browser, ke
                      p.text("#fwmsg"), timeout=30)
         if image == foreign:
             p.shot("firmware-refused-release")
-        if image == foreign and out == "Error 413: Payload too large":
-            pytest.xfail("firmware/lib/web: Microdot's Request.max_content_length (16 KB) "
-                         "answers 413 before POST /api/v1/firmware reads a larger image")
         assert re.fullmatch("The device refused the image: " + reason, out), out
         assert "bad" in p.el("#fwmsg").get_attribute("class")
         # the whole body went out (the device reads a refused body before answering)
@@ -147,14 +130,10 @@ def test_images_the_device_refuses_are_shown_with_its_reason(device, browser, ke
             p.tab("maint")
             p.wait(lambda: "Version\n" + before["version"] in p.text("#fw"))
             p.shot("firmware-refused")
-    if SLOTS:  # the verifying step refused it: the device's record says so
-        p.wait(lambda: re.search(r"Update\nrefused \(9\.9\.9\): signature: ", p.text("#fw")))
-    else:
-        assert "Slot\nnone (this image cannot be updated over the network)" in p.text("#fw")
+    # the verifying step refused it: the device's record says so
+    p.wait(lambda: re.search(r"Update\nrefused \(9\.9\.9\): signature: ", p.text("#fw")))
 
 
-@pytest.mark.skipif(not SLOTS, reason="tools/sim.py has no --update-key: the sim does not "
-                                      "boot from flash slots yet")
 def test_a_signed_release_is_installed_and_followed_through_the_restart(device, browser, keys,
                                                                         tmp_path):
     before = api(device, "GET", "/api/v1/firmware")[1]
