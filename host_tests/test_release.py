@@ -100,10 +100,7 @@ def test_deterministic_and_trust(keys, tmp_path):
 
     # --trust: another key goes in (a PEM public key, or espsecure's raw key)
     pem = tmp_path / "other.pub.pem"
-    with open(other, "rb") as f:
-        private = serialization.load_pem_private_key(f.read(), password=None)
-    pem.write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    signing.write_public_pem(other, str(pem))
     raw = tmp_path / "other.pub.bin"
     raw.write_bytes(signing.public_key(other))
     for trust in (str(pem), str(raw)):

@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from broker import CA, Broker
 from simfw import Sim
@@ -234,11 +233,7 @@ def test_a_signed_release_is_downloaded_verified_and_booted(tmp_path):
     key = str(tmp_path / "update-key.pem")
     release.signing.make_key(key)
     pub = str(tmp_path / "update-key.pub.pem")
-    with open(key, "rb") as f:
-        private = serialization.load_pem_private_key(f.read(), None)
-    with open(pub, "wb") as f:
-        f.write(private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    release.signing.write_public_pem(key, pub)
     version = "99.0.0"
     d = Device(tmp_path, "SCUPGRADE", update_key=pub)
     try:

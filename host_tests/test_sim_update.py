@@ -10,7 +10,6 @@ import socket
 import sys
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from pymodbus.client import ModbusTcpClient
 from test_sim_modbus import EMPRO, expected, values
 
@@ -60,12 +59,8 @@ class Kit:
         self.key, self.other = str(d / "key.pem"), str(d / "other.pem")
         signing.make_key(self.key)
         signing.make_key(self.other)
-        with open(self.key, "rb") as f:
-            pub = serialization.load_pem_private_key(f.read(), None).public_key()
         self.pub = str(d / "key.pub.pem")
-        with open(self.pub, "wb") as f:
-            f.write(pub.public_bytes(serialization.Encoding.PEM,
-                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+        signing.write_public_pem(self.key, self.pub)
 
     def sim(self, name, version, secure=1, edits=None, key=None):
         """A sim release: of this checkout (edits None) or of a modified copy, signed with

@@ -19,8 +19,6 @@ import socket
 import sys
 import time
 
-from cryptography.hazmat.primitives import serialization
-
 from simfw import Sim, wait_until
 from tools import ROOT
 from webclient import NAME, Client
@@ -59,12 +57,8 @@ class Device:
         self.kills = []  # (what, the moment, where the episode stood)
         self.key = str(tmp / "key.pem")
         signing.make_key(self.key)
-        with open(self.key, "rb") as f:
-            pub = serialization.load_pem_private_key(f.read(), None).public_key()
         self.pub = str(tmp / "key.pub.pem")
-        with open(self.pub, "wb") as f:
-            f.write(pub.public_bytes(serialization.Encoding.PEM,
-                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+        signing.write_public_pem(self.key, self.pub)
         self.images = {}  # version: image bytes
         for v in VERSIONS:
             out = str(tmp / (v + ".bin"))

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import test_ui_chromium as ui
-from cryptography.hazmat.primitives import serialization
 
 from simfw import Sim
 from tools import ROOT
@@ -37,11 +36,7 @@ def keys(tmp_path):
              str(folder / "other.pem"))
     signing.make_key(k.trusted)
     signing.make_key(k.other)
-    with open(k.trusted, "rb") as f:
-        pub = serialization.load_pem_private_key(f.read(), None).public_key()
-    with open(k.trusted_pub, "wb") as f:
-        f.write(pub.public_bytes(serialization.Encoding.PEM,
-                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    signing.write_public_pem(k.trusted, k.trusted_pub)
     return k
 
 

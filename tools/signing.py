@@ -41,6 +41,15 @@ def sign(data, key_path):
     return struct.pack("<I", 0) + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+def write_public_pem(key_path, path):
+    """The public half of the key at key_path as a PEM file: what make firmware's
+    UPDATE_KEY and tools/sim.py --update-key take, and what may leave the signing machine."""
+    pem = _load(key_path).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(path, "wb") as f:
+        f.write(pem)
+
+
 def public_key(key_path):
     """The 64-byte X || Y the app embeds, as `espsecure extract-public-key --version 1`."""
     numbers = _load(key_path).public_key().public_numbers()
