@@ -4,9 +4,10 @@ exception, at most one answer that is itself a well-formed packet, and a parser 
 inside its limits (a crash found here becomes a case in core/test_mdns.py)."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fuzz_net import EDITS, mutate
+from test_fuzz_net import EDITS
 from test_mdns import IP, OTHER, _a, _claimed, _query, _responder, _response
 
+from mutation import mutate
 from net import mdns
 from net import mdns_wire as w
 
